@@ -1,0 +1,81 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// Server error codes that map to session's sentinel errors.
+const (
+	codeBadValue                  = 2
+	codeTypeMismatch              = 14
+	codePathNotViable             = 28
+	codeConflictingUpdateOperator = 40
+	codeImmutableField            = 66
+	codeDollarPrefixedFieldName   = 52
+	codeEmptyFieldName            = 56
+	codeBSONObjectTooLarge        = 10334
+	codeDocumentTooLarge          = 17419
+	codeNotImplemented            = 238
+	codeCommandNotSupported       = 115
+)
+
+// mapError wraps err, a driver error, with the session sentinel a caller can
+// act on:
+//   - no document: session.ErrNotFound;
+//   - an operator that does not apply to the stored value (TypeMismatch,
+//     BadValue, PathNotViable): session.ErrTypeMismatch;
+//   - conflicting paths in one update: session.ErrConflict;
+//   - a key or value the server refuses: session.ErrInvalidValue;
+//   - a document over 16 MiB: session.ErrTooLarge;
+//   - a server that cannot be reached: session.ErrUnavailable.
+//
+// If ctx is done then the context's error is kept, so that errors.Is(err,
+// context.Canceled) holds, and no sentinel is added.
+func mapError(ctx context.Context, err error) error {
+	if errors.Is(err, driver.ErrNoDocuments) {
+		return fmt.Errorf("%w (or expired)", session.ErrNotFound)
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(err, ctxErr) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ctxErr, err)
+	}
+	if sentinel := sentinelOf(err); sentinel != nil {
+		return fmt.Errorf("%w: %w", sentinel, err)
+	}
+	return err
+}
+
+func sentinelOf(err error) error {
+	var se driver.ServerError
+	if errors.As(err, &se) {
+		switch {
+		case se.HasErrorCode(codeTypeMismatch), se.HasErrorCode(codeBadValue), se.HasErrorCode(codePathNotViable):
+			return session.ErrTypeMismatch
+		case se.HasErrorCode(codeConflictingUpdateOperator):
+			return session.ErrConflict
+		case se.HasErrorCode(codeDollarPrefixedFieldName), se.HasErrorCode(codeEmptyFieldName), se.HasErrorCode(codeImmutableField):
+			return session.ErrInvalidValue
+		case se.HasErrorCode(codeBSONObjectTooLarge), se.HasErrorCode(codeDocumentTooLarge):
+			return session.ErrTooLarge
+		}
+	}
+	if driver.IsNetworkError(err) || driver.IsTimeout(err) || errors.Is(err, driver.ErrClientDisconnected) {
+		return session.ErrUnavailable
+	}
+	return nil
+}
+
+// isNotImplemented reports whether the server answered that it does not
+// implement what was asked.
+func isNotImplemented(err error) bool {
+	var se driver.ServerError
+	return errors.As(err, &se) && (se.HasErrorCode(codeNotImplemented) || se.HasErrorCode(codeCommandNotSupported))
+}

@@ -1,0 +1,111 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// ErrNoTTLIndex is wrapped by EnsureIndex's error when the server does not
+// implement TTL indexes (FerretDB 1.x answers NotImplemented). The store
+// still never returns an expired session, but nothing deletes them: call
+// Sweep periodically or make the store with WithSweepInterval.
+var ErrNoTTLIndex = errors.New("the server does not support TTL indexes (expireAfterSeconds): expired sessions stay stored until swept; use Sweep or WithSweepInterval")
+
+// EnsureIndex creates the TTL index {expires: 1} with expireAfterSeconds 0,
+// with which MongoDB deletes each session shortly after its expires time.
+// If the index exists then EnsureIndex does nothing and returns nil; if an
+// index on expires exists with other options then the server's error is
+// returned. If the server lacks TTL indexes then the error wraps
+// ErrNoTTLIndex. Call it once at startup.
+func (s *Store) EnsureIndex(ctx context.Context) error {
+	coll, err := s.collection()
+	if err != nil {
+		return fmt.Errorf("ensure TTL index: %w", err)
+	}
+	model := driver.IndexModel{
+		Keys:    bson.D{{Key: session.FieldExpires, Value: 1}},
+		Options: options.Index().SetExpireAfterSeconds(0),
+	}
+	if _, err := coll.Indexes().CreateOne(ctx, model); err != nil {
+		if isNotImplemented(err) {
+			return fmt.Errorf("ensure TTL index on %s.%s: %w: %w", coll.Database().Name(), coll.Name(), ErrNoTTLIndex, err)
+		}
+		return fmt.Errorf("ensure TTL index on %s.%s: %w", coll.Database().Name(), coll.Name(), mapError(ctx, err))
+	}
+	return nil
+}
+
+// Sweep deletes the sessions that have expired (expires at or before the
+// store's clock) and returns how many it deleted. Servers with a TTL index
+// (see EnsureIndex) do this by themselves; Sweep is for those without.
+func (s *Store) Sweep(ctx context.Context) (int64, error) {
+	coll, err := s.collection()
+	if err != nil {
+		return 0, fmt.Errorf("sweep expired sessions: %w", err)
+	}
+	filter := bson.D{{Key: session.FieldExpires, Value: bson.D{{Key: "$lte", Value: s.now()}}}}
+	res, err := coll.DeleteMany(ctx, filter)
+	if err != nil {
+		return 0, fmt.Errorf("sweep expired sessions: %w", mapError(ctx, err))
+	}
+	return res.DeletedCount, nil
+}
+
+// Close stops the background sweeper, if any (see WithSweepInterval), and
+// waits until it has stopped; a sweep in progress is cancelled. It does not
+// disconnect the client: the application owns it. The store still serves
+// requests after Close. Close is safe to call more than once and always
+// returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.done
+		}
+	})
+	return nil
+}
+
+func (s *Store) startSweeper() {
+	if s.sweepEvery <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	go s.sweepLoop(ctx)
+}
+
+func (s *Store) sweepLoop(ctx context.Context) {
+	defer close(s.done)
+	ticker := time.NewTicker(s.sweepEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			s.sweepOnce(ctx)
+		}
+	}
+}
+
+func (s *Store) sweepOnce(ctx context.Context) {
+	if s.Collection() == nil {
+		return
+	}
+	n, err := s.Sweep(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.Error("mongo session store: background sweep failed", "err", err)
+	case n > 0:
+		s.logger.Debug("mongo session store: swept expired sessions", "deleted", n)
+	}
+}

@@ -1,0 +1,71 @@
+package mongo
+
+import (
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// buildUpdate returns the update document for cmds: one field per operator
+// in the order the operators first appear, then extra (the store's own
+// $set of expires, or $setOnInsert of the reserved fields). If extra's
+// operator is also used by cmds then its fields are appended to it. Paths
+// of cmds never overlap, so the server may apply the operators in any order.
+//
+// OpPull becomes $pullAll with one value: $pull would treat a document
+// operand as a query and remove partial matches, while the reference
+// semantics remove only equal elements.
+func buildUpdate(cmds []session.Command, extra bson.E) (bson.D, error) {
+	var update bson.D
+	index := map[string]int{}
+	add := func(op string, field bson.E) {
+		i, ok := index[op]
+		if !ok {
+			i = len(update)
+			index[op] = i
+			update = append(update, bson.E{Key: op, Value: bson.D{}})
+		}
+		update[i].Value = append(update[i].Value.(bson.D), field)
+	}
+	for _, c := range cmds {
+		op, field, err := operator(c)
+		if err != nil {
+			return nil, err
+		}
+		add(op, field)
+	}
+	for _, field := range extra.Value.(bson.D) {
+		add(extra.Key, field)
+	}
+	return update, nil
+}
+
+// operator returns the MongoDB operator and its field for one command.
+func operator(c session.Command) (string, bson.E, error) {
+	switch c.Op {
+	case session.OpSet, session.OpInc, session.OpPop:
+		return c.Op.String(), bson.E{Key: c.Path, Value: c.Value}, nil
+	case session.OpUnset:
+		return "$unset", bson.E{Key: c.Path, Value: ""}, nil
+	case session.OpPush, session.OpAddToSet:
+		return c.Op.String(), bson.E{Key: c.Path, Value: bson.D{{Key: "$each", Value: array(c.Values)}}}, nil
+	case session.OpPull:
+		return "$pullAll", bson.E{Key: c.Path, Value: bson.A{c.Value}}, nil
+	case session.OpPullAll:
+		return "$pullAll", bson.E{Key: c.Path, Value: array(c.Values)}, nil
+	case session.OpRename:
+		return "$rename", bson.E{Key: c.Path, Value: c.To}, nil
+	}
+	return "", bson.E{}, fmt.Errorf("command %s: unknown operator: %w", c, session.ErrInvalidValue)
+}
+
+// array returns vs as a BSON array; a nil slice becomes an empty array, as
+// the server refuses null where it expects an array.
+func array(vs []any) bson.A {
+	if vs == nil {
+		return bson.A{}
+	}
+	return bson.A(vs)
+}

@@ -1,0 +1,80 @@
+package mongo
+
+import (
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// decodeDoc converts a session document read from the server to a
+// session.Doc of canonical values (see decodeValue).
+func decodeDoc(raw bson.Raw) (session.Doc, error) {
+	m, err := decodeMap(raw)
+	if err != nil {
+		return nil, fmt.Errorf("decode session document: %w", err)
+	}
+	return session.Doc(m), nil
+}
+
+func decodeMap(raw bson.Raw) (map[string]any, error) {
+	elems, err := raw.Elements()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(elems))
+	for _, e := range elems {
+		v, err := decodeValue(e.Value())
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", e.Key(), err)
+		}
+		out[e.Key()] = v
+	}
+	return out, nil
+}
+
+func decodeArray(raw bson.RawArray) ([]any, error) {
+	vals, err := raw.Values()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(vals))
+	for i, rv := range vals {
+		v, err := decodeValue(rv)
+		if err != nil {
+			return nil, fmt.Errorf("element %d: %w", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// decodeValue converts one BSON value to the canonical types of a
+// session.Doc: int32 and int64 become int64, doubles float64, dates
+// time.Time in UTC, documents map[string]any, arrays []any, null and
+// undefined nil. Other BSON types are not session values and are an error.
+func decodeValue(rv bson.RawValue) (any, error) {
+	switch rv.Type {
+	case bson.TypeNull, bson.TypeUndefined:
+		return nil, nil
+	case bson.TypeBoolean:
+		return rv.Boolean(), nil
+	case bson.TypeString:
+		return rv.StringValue(), nil
+	case bson.TypeInt32:
+		return int64(rv.Int32()), nil
+	case bson.TypeInt64:
+		return rv.Int64(), nil
+	case bson.TypeDouble:
+		return rv.Double(), nil
+	case bson.TypeDateTime:
+		return time.UnixMilli(rv.DateTime()).UTC(), nil
+	case bson.TypeEmbeddedDocument:
+		return decodeMap(rv.Document())
+	case bson.TypeArray:
+		return decodeArray(rv.Array())
+	}
+	return nil, fmt.Errorf("BSON type %s is not a session value: %w", rv.Type, session.ErrInvalidValue)
+}
