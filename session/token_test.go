@@ -1,0 +1,133 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, MinKeyLen) }
+
+func TestNewTokenIsRandomAndLongEnough(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		tok, err := NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := b64.DecodeString(tok)
+		if err != nil || len(raw)*8 < 256 {
+			t.Fatalf("token %q: %d bits, err %v", tok, len(raw)*8, err)
+		}
+		if seen[tok] {
+			t.Fatalf("token %q repeated", tok)
+		}
+		seen[tok] = true
+	}
+}
+
+func TestIDOfHashesTheToken(t *testing.T) {
+	tok, _ := NewToken()
+	id := IDOf(tok)
+	if id != IDOf(tok) || len(id) != 64 || strings.Contains(id, tok) {
+		t.Fatalf("IDOf(%q) = %q", tok, id)
+	}
+	other, _ := NewToken()
+	if IDOf(other) == id {
+		t.Fatal("two tokens share an id")
+	}
+}
+
+func TestNewKeyringRejectsBadKeys(t *testing.T) {
+	if _, err := NewKeyring(); err == nil {
+		t.Error("no keys: want an error")
+	}
+	if _, err := NewKeyring(testKey(1), []byte("short")); err == nil || !strings.Contains(err.Error(), "key 1") {
+		t.Errorf("short key: err = %v, want one naming key 1", err)
+	}
+}
+
+func TestKeyringSignVerifyAndRotation(t *testing.T) {
+	oldRing, _ := NewKeyring(testKey('o'))
+	newRing, _ := NewKeyring(testKey('n'), testKey('o'))
+	onlyNew, _ := NewKeyring(testKey('n'))
+	tok, _ := NewToken()
+
+	signedOld := oldRing.Sign(tok)
+	if got, ok := newRing.Verify(signedOld); !ok || got != tok {
+		t.Fatalf("rotation: a cookie signed by the old key was refused")
+	}
+	if _, ok := onlyNew.Verify(signedOld); ok {
+		t.Fatal("a retired key still verifies")
+	}
+	signedNew := newRing.Sign(tok)
+	if signedNew == signedOld {
+		t.Fatal("the first key did not sign")
+	}
+	if got, ok := onlyNew.Verify(signedNew); !ok || got != tok {
+		t.Fatal("signed value did not verify")
+	}
+}
+
+func TestKeyringVerifyRefusesForgeries(t *testing.T) {
+	kr, _ := NewKeyring(testKey('k'))
+	tok, _ := NewToken()
+	good := kr.Sign(tok)
+	other, _ := NewToken()
+	flip := []byte(good)
+	flip[3] ^= 1
+	cases := map[string]string{
+		"empty":            "",
+		"token only":       tok,
+		"other token":      other + good[len(tok):],
+		"bit flipped":      string(flip),
+		"signature cut":    good[:len(good)-1],
+		"extra byte":       good + "A",
+		"garbage":          strings.Repeat("\xff", len(good)),
+		"oversize":         strings.Repeat("a", 4096),
+		"dot only":         ".",
+		"padding":          good[:len(good)-2] + "==",
+		"foreign key sign": mustRing(t, testKey('x')).Sign(tok),
+	}
+	for name, v := range cases {
+		if got, ok := kr.Verify(v); ok || got != "" {
+			t.Errorf("%s: Verify(%q) = %q, true", name, v, got)
+		}
+	}
+}
+
+func mustRing(t *testing.T, keys ...[]byte) *Keyring {
+	t.Helper()
+	kr, err := NewKeyring(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+func TestCSRFTokens(t *testing.T) {
+	secret, err := newSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := createCSRF(secret), createCSRF(secret)
+	if a == b {
+		t.Fatal("two CSRF tokens are equal: tokens must differ (BREACH)")
+	}
+	for _, tok := range []string{a, b} {
+		if err := assertCSRF(secret, tok); err != nil {
+			t.Fatalf("assert own token: %v", err)
+		}
+	}
+	other, _ := newSecret()
+	bad := []string{"", ".", a + "x", a[:len(a)-1], strings.Repeat("A", 500), createCSRF(other), "x.y", strings.Replace(a, ".", "", 1)}
+	for _, tok := range bad {
+		if err := assertCSRF(secret, tok); !errors.Is(err, ErrInvalidCSRF) {
+			t.Errorf("assertCSRF(%q) = %v, want ErrInvalidCSRF", tok, err)
+		}
+	}
+	if err := assertCSRF("", a); !errors.Is(err, ErrInvalidCSRF) {
+		t.Error("empty secret accepted a token")
+	}
+}
