@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 
@@ -31,7 +32,8 @@ const (
 //   - an operator that does not apply to the stored value (TypeMismatch,
 //     BadValue, PathNotViable): session.ErrTypeMismatch;
 //   - conflicting paths in one update: session.ErrConflict;
-//   - a key or value the server refuses: session.ErrInvalidValue;
+//   - a key or value the server refuses (and FerretDB's "nested arrays are
+//     not supported"): session.ErrInvalidValue;
 //   - a document over 16 MiB: session.ErrTooLarge;
 //   - a server that cannot be reached: session.ErrUnavailable.
 //
@@ -57,6 +59,10 @@ func sentinelOf(err error) error {
 	var se driver.ServerError
 	if errors.As(err, &se) {
 		switch {
+		case se.HasErrorCode(codeBadValue) && strings.Contains(err.Error(), "nested arrays are not supported"):
+			// FerretDB 1.x refuses arrays inside arrays: the value, not
+			// the stored document, is the problem.
+			return session.ErrInvalidValue
 		case se.HasErrorCode(codeTypeMismatch), se.HasErrorCode(codeBadValue), se.HasErrorCode(codePathNotViable):
 			return session.ErrTypeMismatch
 		case se.HasErrorCode(codeConflictingUpdateOperator):
