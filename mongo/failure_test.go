@@ -43,7 +43,10 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 	calls := map[string]func() error{
 		"Load":   func() error { _, err := store.Load(ctx, "id"); return err },
 		"Create": func() error { _, err := store.Create(ctx, m, []session.Command{set("a", int64(1))}); return err },
-		"Apply":  func() error { _, err := store.Apply(ctx, "id", m.Expires, []session.Command{set("a", int64(1))}); return err },
+		"Apply": func() error {
+			_, err := store.Apply(ctx, "id", m.Expires, []session.Command{set("a", int64(1))})
+			return err
+		},
 		"Delete": func() error { return store.Delete(ctx, "id") },
 		"Sweep":  func() error { _, err := store.Sweep(ctx); return err },
 	}
@@ -66,7 +69,10 @@ func TestContextCancelled(t *testing.T) {
 	calls := map[string]func() error{
 		"Load":   func() error { _, err := f.store.Load(ctx, m.ID); return err },
 		"Create": func() error { _, err := f.store.Create(ctx, f.meta(), nil); return err },
-		"Apply":  func() error { _, err := f.store.Apply(ctx, m.ID, m.Expires, []session.Command{set("k", "w")}); return err },
+		"Apply": func() error {
+			_, err := f.store.Apply(ctx, m.ID, m.Expires, []session.Command{set("k", "w")})
+			return err
+		},
 		"Delete": func() error { return f.store.Delete(ctx, m.ID) },
 		"Sweep":  func() error { _, err := f.store.Sweep(ctx); return err },
 	}
