@@ -1,0 +1,132 @@
+package redis
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// The hash of a session holds one field per top-level user key, valued with
+// encodeValue, and the reserved fields under names that user keys cannot
+// take (they never start with '$'), as plain decimal milliseconds or text so
+// that the scripts can compare them. The id is the key itself.
+const (
+	hashExpires = "$expires" // Unix milliseconds
+	hashMaxAge  = "$maxAge"  // milliseconds
+	hashCreated = "$created" // Unix milliseconds
+	hashSecret  = "$secret"  // the CSRF secret as is
+)
+
+// reservedFields are the hash fields of the reserved document fields, in
+// the order the general path reads them.
+var reservedFields = []string{hashExpires, hashMaxAge, hashCreated, hashSecret}
+
+// encodeDoc returns doc as alternating hash fields and values, ready for
+// HSET: the reserved fields from their document form, every other key
+// encoded. FieldID is not stored.
+func encodeDoc(doc session.Doc) ([]any, error) {
+	m, err := session.MetaOf(doc)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, 2*len(doc)+8)
+	out = append(out,
+		hashExpires, strconv.FormatInt(m.Expires.UnixMilli(), 10),
+		hashMaxAge, strconv.FormatInt(m.MaxAge.Milliseconds(), 10),
+		hashCreated, strconv.FormatInt(m.Created.UnixMilli(), 10),
+		hashSecret, m.Secret)
+	for k, v := range doc {
+		if session.IsReserved(k) {
+			continue
+		}
+		enc, err := encodeValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+		out = append(out, k, string(enc))
+	}
+	return out, nil
+}
+
+// decoder builds a document from hash fields one at a time.
+type decoder struct {
+	doc  session.Doc
+	seen int // reserved fields seen
+}
+
+func newDecoder(n int) *decoder {
+	return &decoder{doc: make(session.Doc, n+1)}
+}
+
+func (d *decoder) field(name, value string) error {
+	if len(name) == 0 || name[0] != '$' {
+		v, err := decodeValue([]byte(value))
+		if err != nil {
+			return fmt.Errorf("key %q: %w", name, err)
+		}
+		d.doc[name] = v
+		return nil
+	}
+	switch name {
+	case hashSecret:
+		d.doc[session.FieldSecret] = value
+	case hashExpires, hashCreated, hashMaxAge:
+		ms, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", name, err)
+		}
+		switch name {
+		case hashExpires:
+			d.doc[session.FieldExpires] = time.UnixMilli(ms).UTC()
+		case hashCreated:
+			d.doc[session.FieldCreated] = time.UnixMilli(ms).UTC()
+		default:
+			d.doc[session.FieldMaxAge] = ms
+		}
+	default:
+		return nil // a field of a later version: not part of the document
+	}
+	d.seen++
+	return nil
+}
+
+func (d *decoder) done(id string) (session.Doc, error) {
+	if d.seen != len(reservedFields) {
+		return nil, fmt.Errorf("session %s: hash lacks reserved fields (%d of %d present)", id, d.seen, len(reservedFields))
+	}
+	d.doc[session.FieldID] = id
+	return d.doc, nil
+}
+
+// decodeHash decodes the result of HGETALL.
+func decodeHash(id string, h map[string]string) (session.Doc, error) {
+	d := newDecoder(len(h))
+	for k, v := range h {
+		if err := d.field(k, v); err != nil {
+			return nil, fmt.Errorf("decode session %s: %w", id, err)
+		}
+	}
+	return d.done(id)
+}
+
+// decodeFields decodes alternating field names and values, strings each,
+// as encodeDoc returns them and as a script returns HGETALL.
+func decodeFields[T any](id string, pairs []T) (session.Doc, error) {
+	if len(pairs)%2 != 0 {
+		return nil, fmt.Errorf("decode session %s: odd number of hash elements", id)
+	}
+	d := newDecoder(len(pairs) / 2)
+	for i := 0; i < len(pairs); i += 2 {
+		name, ok1 := any(pairs[i]).(string)
+		value, ok2 := any(pairs[i+1]).(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("decode session %s: hash element %d is %T, %T", id, i, pairs[i], pairs[i+1])
+		}
+		if err := d.field(name, value); err != nil {
+			return nil, fmt.Errorf("decode session %s: %w", id, err)
+		}
+	}
+	return d.done(id)
+}

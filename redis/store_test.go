@@ -1,0 +1,422 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+var ctx = context.Background()
+
+func TestValuesRoundTripExactly(t *testing.T) {
+	s, _ := newStore(t)
+	values := exactValues()
+	var cmds []session.Command
+	for k, v := range values {
+		cmds = append(cmds, set(k, v))
+	}
+	m := newMeta(t)
+	created, err := s.Create(ctx, m, cmds)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	loaded, err := s.Load(ctx, m.ID)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for name, doc := range map[string]session.Doc{"Create": created, "Load": loaded} {
+		if !identical(doc.User(), session.Doc(values)) {
+			t.Errorf("%s returned %#v, want %#v", name, doc.User(), values)
+		}
+	}
+	// The same values through both paths of Apply: the script (top-level
+	// Set) and Go (Set under a dotted path).
+	m2 := create(t, s)
+	var native, general []session.Command
+	for k, v := range values {
+		native = append(native, set(k, v))
+		general = append(general, set("d."+k, v))
+	}
+	if _, err := s.Apply(ctx, m2.ID, m2.Expires, native); err != nil {
+		t.Fatalf("Apply native: %v", err)
+	}
+	after, err := s.Apply(ctx, m2.ID, m2.Expires, general)
+	if err != nil {
+		t.Fatalf("Apply general: %v", err)
+	}
+	want := session.Doc(values).Clone()
+	want["d"] = map[string]any(session.Doc(values).Clone())
+	loaded, err = s.Load(ctx, m2.ID)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for name, doc := range map[string]session.Doc{"Apply": after, "Load": loaded} {
+		if !identical(doc.User(), want) {
+			t.Errorf("%s returned %#v, want %#v", name, doc.User(), want)
+		}
+	}
+}
+
+func TestReservedFieldsRoundTrip(t *testing.T) {
+	s, _ := newStore(t)
+	m := newMeta(t)
+	m.Expires = m.Expires.Add(123456 * time.Nanosecond)
+	doc, err := s.Create(ctx, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := session.MetaOf(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m
+	want.Expires = m.Expires.Truncate(time.Millisecond)
+	want.Created = m.Created.Truncate(time.Millisecond)
+	if !got.Expires.Equal(want.Expires) || !got.Created.Equal(want.Created) || got.ID != m.ID ||
+		got.MaxAge != m.MaxAge || got.Secret != m.Secret || got.Expires.Location() != time.UTC {
+		t.Errorf("Create returned %+v, want %+v", got, want)
+	}
+	loaded, err := s.Load(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !identical(map[string]any(loaded), map[string]any(doc)) {
+		t.Errorf("Load = %#v, Create returned %#v", loaded, doc)
+	}
+}
+
+func TestApplySetsExpiryInRedis(t *testing.T) {
+	s, c := newStore(t)
+	m := create(t, s)
+	key := s.Key(m.ID)
+	if got := c.PExpireTime(ctx, key).Val(); got != time.Duration(m.Expires.UnixMilli())*time.Millisecond {
+		t.Errorf("after Create PEXPIRETIME = %v, want %d ms", got, m.Expires.UnixMilli())
+	}
+	for name, cmds := range map[string][]session.Command{
+		"touch": nil, "native": {set("a", "x")}, "general": {set("b.c", "y")},
+	} {
+		exp := time.Now().Add(2 * time.Hour).Truncate(time.Millisecond).UTC()
+		doc, err := s.Apply(ctx, m.ID, exp, cmds)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := doc[session.FieldExpires]; got != exp {
+			t.Errorf("%s: expires = %v, want %v", name, got, exp)
+		}
+		if got := c.PExpireTime(ctx, key).Val(); got != time.Duration(exp.UnixMilli())*time.Millisecond {
+			t.Errorf("%s: PEXPIRETIME = %v, want %d ms", name, got, exp.UnixMilli())
+		}
+	}
+}
+
+// expire makes the stored session id expired without removing the key,
+// as if Redis had not got round to it yet.
+func expire(t *testing.T, s *Store, c *goredis.Client, id string) {
+	t.Helper()
+	past := time.Now().Add(-time.Second).UnixMilli()
+	if err := c.HSet(ctx, s.Key(id), hashExpires, past).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExpiredSessionIsNeverServed(t *testing.T) {
+	s, c := newStore(t)
+	m := create(t, s)
+	if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("a", int64(1))}); err != nil {
+		t.Fatal(err)
+	}
+	expire(t, s, c, m.ID)
+	if _, err := s.Load(ctx, m.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Load: %v, want ErrNotFound", err)
+	}
+	for name, cmds := range map[string][]session.Command{
+		"touch": nil, "native": {inc("a", int64(1))}, "general": {inc("b.c", int64(1))},
+	} {
+		if _, err := s.Apply(ctx, m.ID, time.Now().Add(time.Hour), cmds); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Apply %s: %v, want ErrNotFound", name, err)
+		}
+	}
+	if h := c.HGetAll(ctx, s.Key(m.ID)).Val(); h["a"] != "1" || h["b"] != "" {
+		t.Errorf("expired session changed: %v", h)
+	}
+	// Create replaces an expired session still in Redis.
+	doc, err := s.Create(ctx, m, []session.Command{set("fresh", true)})
+	if err != nil {
+		t.Fatalf("Create over an expired session: %v", err)
+	}
+	if u := doc.User(); len(u) != 1 || u["fresh"] != true {
+		t.Errorf("Create over an expired session kept old keys: %v", u)
+	}
+}
+
+func TestMissingSession(t *testing.T) {
+	s, c := newStore(t)
+	id := newID(t)
+	if _, err := s.Load(ctx, id); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Load: %v, want ErrNotFound", err)
+	}
+	for name, cmds := range map[string][]session.Command{
+		"touch": nil, "native": {set("a", "x")}, "general": {set("a.b", "x")},
+	} {
+		if _, err := s.Apply(ctx, id, time.Now().Add(time.Hour), cmds); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Apply %s: %v, want ErrNotFound", name, err)
+		}
+	}
+	if n := c.Exists(ctx, s.Key(id)).Val(); n != 0 {
+		t.Error("Apply created the missing session")
+	}
+	if err := s.Delete(ctx, id); err != nil {
+		t.Errorf("Delete of a missing session: %v", err)
+	}
+	if _, err := s.Load(ctx, ""); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Load of an empty id: %v, want ErrNotFound", err)
+	}
+}
+
+func TestCreateConflict(t *testing.T) {
+	s, _ := newStore(t)
+	m := newMeta(t)
+	if _, err := s.Create(ctx, m, []session.Command{set("a", "first")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, m, []session.Command{set("a", "second"), set("b", "x")}); !errors.Is(err, session.ErrConflict) {
+		t.Fatalf("second Create: %v, want ErrConflict", err)
+	}
+	doc, err := s.Load(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := doc.User(); len(u) != 1 || u["a"] != "first" {
+		t.Errorf("conflicting Create changed the session: %v", u)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	s, c := newStore(t)
+	m := create(t, s)
+	if err := s.Delete(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c.Exists(ctx, s.Key(m.ID)).Val() != 0 {
+		t.Error("key still exists")
+	}
+	if _, err := s.Load(ctx, m.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Load after Delete: %v, want ErrNotFound", err)
+	}
+}
+
+func TestIncMatchesReference(t *testing.T) {
+	cases := []struct {
+		name   string
+		stored any
+		by     any
+	}{
+		{"int", int64(41), int64(1)},
+		{"missing", nil, int64(5)},
+		{"float by int", 1.5, int64(1)},
+		{"int by float", int64(1), 0.5},
+		{"float by float", 0.1, 0.2},
+		{"18 digits", int64(999_999_999_999_999_999), int64(999_999_999_999_999_999)},
+		{"19 digits", int64(math.MaxInt64 - 1), int64(1)},
+		{"overflow", int64(math.MaxInt64 - 1), int64(5)},
+		{"underflow", int64(math.MinInt64 + 1), int64(-5)},
+		{"big by", int64(1), int64(math.MaxInt64)},
+		{"string", "12", int64(1)},
+		{"bool", true, int64(1)},
+		{"null", nil, int64(1)},
+		{"array", []any{}, int64(1)},
+		{"time", time.UnixMilli(5).UTC(), int64(1)},
+	}
+	s, _ := newStore(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := create(t, s)
+			base := m.Doc()
+			if tc.name != "missing" {
+				if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("n", tc.stored)}); err != nil {
+					t.Fatal(err)
+				}
+				base["n"] = tc.stored
+			}
+			cmds := []session.Command{set("other", "x"), inc("n", tc.by)}
+			want, wantErr := session.ApplyCommands(base, cmds)
+			got, err := s.Apply(ctx, m.ID, m.Expires, cmds)
+			if !sameError(err, wantErr) {
+				t.Fatalf("Apply error %v, reference %v", err, wantErr)
+			}
+			loaded, lerr := s.Load(ctx, m.ID)
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if wantErr != nil {
+				if _, changed := loaded["other"]; changed {
+					t.Errorf("failed batch was applied in part: %v", loaded.User())
+				}
+				return
+			}
+			for name, doc := range map[string]session.Doc{"Apply": got, "Load": loaded} {
+				if !identical(doc.User(), want.User()) {
+					t.Errorf("%s: %#v, reference %#v", name, doc.User(), want.User())
+				}
+			}
+		})
+	}
+}
+
+// sameError reports whether err and want are both nil or wrap the same
+// session sentinel.
+func sameError(err, want error) bool {
+	if err == nil || want == nil {
+		return err == nil && want == nil
+	}
+	for _, s := range []error{session.ErrTypeMismatch, session.ErrConflict, session.ErrInvalidKey,
+		session.ErrReservedKey, session.ErrInvalidValue, session.ErrNotFound} {
+		if errors.Is(want, s) {
+			return errors.Is(err, s)
+		}
+	}
+	return false
+}
+
+func TestFallbackIsCounted(t *testing.T) {
+	s, _ := newStore(t)
+	m := create(t, s)
+	if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("f", 1.5)}); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{inc("f", int64(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc["f"] != 2.5 {
+		t.Errorf("f = %#v, want 2.5", doc["f"])
+	}
+	if st := s.Stats(); st.Fallbacks != 1 || st.Retries != 0 {
+		t.Errorf("Stats = %+v, want 1 fallback, 0 retries", st)
+	}
+}
+
+func TestInvalidCommandsChangeNothing(t *testing.T) {
+	s, _ := newStore(t)
+	m := create(t, s)
+	for _, cmds := range [][]session.Command{
+		{set("ok", "x"), set("expires", "x")},
+		{set("ok", "x"), set("$bad", "x")},
+		{set("ok", "x"), set("bad", struct{}{})},
+		{set("ok", "x"), set("a.b", struct{}{})},
+		{set("ok", "x"), {Op: session.OpPush, Path: "ok2", Values: []any{math.NaN()}}},
+	} {
+		if _, err := s.Apply(ctx, m.ID, m.Expires, cmds); err == nil {
+			t.Errorf("Apply %v succeeded", cmds)
+		}
+	}
+	doc, err := s.Load(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := doc.User(); len(u) != 0 {
+		t.Errorf("invalid batches changed the session: %v", u)
+	}
+}
+
+func TestKeyIsOneClusterHashTag(t *testing.T) {
+	s, c := newStore(t)
+	m := create(t, s)
+	key := s.Key(m.ID)
+	if !strings.HasSuffix(key, "{"+m.ID+"}") || strings.Count(key, "{") != 1 || strings.Count(key, "}") != 1 {
+		t.Errorf("key %q: want the prefix and {id}", key)
+	}
+	if typ := c.Type(ctx, key).Val(); typ != "hash" {
+		t.Errorf("TYPE %s = %q, want hash", key, typ)
+	}
+	if got := NewStore(c).Key("x"); got != "session:{x}" {
+		t.Errorf("default key = %q, want session:{x}", got)
+	}
+}
+
+func TestBadConfigurationIsAnError(t *testing.T) {
+	c := newClient(t)
+	m := newMeta(t)
+	for name, s := range map[string]*Store{
+		"brace prefix": NewStore(c, WithPrefix("app{1}:")),
+		"nil client":   NewStore(nil),
+	} {
+		if _, err := s.Load(ctx, m.ID); err == nil {
+			t.Errorf("%s: Load succeeded", name)
+		}
+		if _, err := s.Create(ctx, m, nil); err == nil {
+			t.Errorf("%s: Create succeeded", name)
+		}
+		if _, err := s.Apply(ctx, m.ID, m.Expires, nil); err == nil {
+			t.Errorf("%s: Apply succeeded", name)
+		}
+		if err := s.Delete(ctx, m.ID); err == nil {
+			t.Errorf("%s: Delete succeeded", name)
+		}
+	}
+}
+
+func TestStoreDownIsAnError(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{
+		Addr: closedPort(t), DialTimeout: 200 * time.Millisecond, MaxRetries: -1,
+		DialerRetries: 1, DialerRetryTimeout: time.Millisecond, ContextTimeoutEnabled: true,
+	})
+	defer c.Close()
+	s := NewStore(c)
+	m := newMeta(t)
+	errs := map[string]error{}
+	_, errs["Load"] = s.Load(ctx, m.ID)
+	_, errs["Create"] = s.Create(ctx, m, []session.Command{set("a", "x")})
+	_, errs["Apply native"] = s.Apply(ctx, m.ID, m.Expires, []session.Command{set("a", "x")})
+	_, errs["Apply general"] = s.Apply(ctx, m.ID, m.Expires, []session.Command{set("a.b", "x")})
+	errs["Delete"] = s.Delete(ctx, m.ID)
+	for name, err := range errs {
+		if !errors.Is(err, session.ErrUnavailable) || errors.Is(err, session.ErrNotFound) {
+			t.Errorf("%s: %v, want ErrUnavailable", name, err)
+		}
+	}
+}
+
+// closedPort returns the address of a loopback port that nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := listenLoopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+func TestCancelledContext(t *testing.T) {
+	s, _ := newStore(t)
+	m := create(t, s)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	errs := map[string]error{}
+	_, errs["Load"] = s.Load(cctx, m.ID)
+	_, errs["Create"] = s.Create(cctx, newMeta(t), nil)
+	_, errs["Apply native"] = s.Apply(cctx, m.ID, m.Expires, []session.Command{set("a", "x")})
+	_, errs["Apply general"] = s.Apply(cctx, m.ID, m.Expires, []session.Command{set("a.b", "x")})
+	errs["Delete"] = s.Delete(cctx, m.ID)
+	for name, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: %v, want context.Canceled", name, err)
+		}
+	}
+	doc, err := s.Load(ctx, m.ID)
+	if err != nil {
+		t.Fatalf("session gone after cancelled calls: %v", err)
+	}
+	if u := doc.User(); len(u) != 0 {
+		t.Errorf("cancelled calls changed the session: %v", u)
+	}
+}
