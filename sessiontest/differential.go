@@ -1,0 +1,281 @@
+package sessiontest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+func (s *suite) differentialTests() []subtest {
+	return []subtest{{"Random", s.testDifferential}}
+}
+
+// testDifferential applies random batches of commands to sessions on the
+// store and to session.ApplyCommands, and compares them after every step.
+func (s *suite) testDifferential(t *testing.T, st session.Store) {
+	seed := s.cfg.seed
+	if !s.cfg.seedSet {
+		seed = time.Now().UnixNano()
+	}
+	t.Logf("seed %d; replay with sessiontest.WithSeed(%d)", seed, seed)
+	for seq := range s.cfg.sequences {
+		d := &differ{
+			t: t, st: st, seed: seed, seq: seq,
+			gen: &generator{r: rand.New(rand.NewPCG(uint64(seed), uint64(seq)))},
+		}
+		d.run(s.cfg.steps)
+	}
+}
+
+// differ runs one random sequence on one session.
+type differ struct {
+	t     *testing.T
+	st    session.Store
+	seed  int64
+	seq   int
+	gen   *generator
+	id    string
+	model session.Doc // the reference document after the last step
+}
+
+func (d *differ) run(steps int) {
+	d.create()
+	for step := 1; step <= steps; step++ {
+		d.step(step)
+	}
+	d.checkLoad(steps)
+}
+
+// create makes the session with a first random batch, or without one if
+// that batch fails in both the store and the reference.
+func (d *differ) create() {
+	m := newMeta(d.t, liveFor)
+	d.id = m.ID
+	batch := d.gen.batch()
+	ref, refErr := session.ApplyCommands(m.Doc(), batch)
+	got, err := d.st.Create(context.Background(), m, batch)
+	d.compare(0, "Create", m.Doc(), batch, ref, refErr, got, err)
+	if err != nil {
+		wantNotFound(d.t, d.st, d.id, d.where(0)+": after a failed Create")
+		got = create(d.t, d.st, m, nil)
+		ref = m.Doc()
+	}
+	d.model = ref
+	checkMeta(d.t, d.where(0)+": Create", got, m)
+}
+
+func (d *differ) step(step int) {
+	batch := d.gen.batch()
+	exp := later()
+	ref, refErr := session.ApplyCommands(d.model, batch)
+	got, err := d.st.Apply(context.Background(), d.id, exp, batch)
+	d.compare(step, "Apply", d.model, batch, ref, refErr, got, err)
+	if err != nil {
+		d.checkLoad(step)
+		return
+	}
+	if gm, err := session.MetaOf(got); err != nil || gm.ID != d.id || !gm.Expires.Equal(exp) {
+		d.t.Fatalf("%s: Apply returned _id %v, expires %v (%v); want %s, %v", d.where(step),
+			got[session.FieldID], got[session.FieldExpires], err, d.id, exp)
+	}
+	ref[session.FieldExpires] = exp
+	d.model = ref
+	if step%8 == 0 {
+		d.checkLoad(step)
+	}
+}
+
+// compare fails the test unless the store and the reference agree.
+func (d *differ) compare(step int, call string, before session.Doc, batch []session.Command,
+	ref session.Doc, refErr error, got session.Doc, err error) {
+	d.t.Helper()
+	if classOf(err) != classOf(refErr) || err == nil && !sameUser(got, ref) {
+		d.t.Fatalf("%s: %s(%s) on %s\n store gives %s, err %v\n reference gives %s, err %v",
+			d.where(step), call, showCommands(batch), showUser(before), showUser(got), err, showUser(ref), refErr)
+	}
+}
+
+// checkLoad fails the test unless Load returns the reference document.
+func (d *differ) checkLoad(step int) {
+	d.t.Helper()
+	got, err := d.st.Load(context.Background(), d.id)
+	if err != nil || !sameUser(got, d.model) {
+		d.t.Fatalf("%s: Load gives %s, err %v; the reference has %s", d.where(step), showUser(got), err, showUser(d.model))
+	}
+}
+
+func (d *differ) where(step int) string {
+	return fmt.Sprintf("seed %d, sequence %d, step %d", d.seed, d.seq, step)
+}
+
+// generator makes random commands over a small key space, so that they
+// often meet each other's values, including through dotted paths.
+type generator struct {
+	r *rand.Rand
+}
+
+// diffPaths is the key space. Inc prefers numberPaths and the array
+// operators arrayPaths, so that most batches apply; the other paths reach
+// through those values and make the operators fail now and then.
+var (
+	diffPaths   = []string{"a", "b", "n", "l", "s", "d.x", "d.y", "d.z.w", "e.f", "l.x", "n.m"}
+	numberPaths = []string{"n", "d.x", "e.f"}
+	arrayPaths  = []string{"l", "d.y", "s"}
+)
+
+// batch returns one to four prepared commands whose paths do not overlap.
+func (g *generator) batch() []session.Command {
+	want := 1 + g.r.IntN(4)
+	var out []session.Command
+	for try := 0; try < 4*want && len(out) < want; try++ {
+		c, err := session.PrepareCommand(g.command())
+		if err != nil || overlapsAny(c, out) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func overlapsAny(c session.Command, batch []session.Command) bool {
+	for _, b := range batch {
+		for _, p := range b.Paths() {
+			for _, q := range c.Paths() {
+				if session.Overlaps(p, q) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (g *generator) command() session.Command {
+	path := g.pick(diffPaths)
+	switch n := g.r.IntN(20); {
+	case n < 4:
+		return g.set(path)
+	case n < 5:
+		return unset(path)
+	case n < 8:
+		return inc(g.prefer(numberPaths), g.pickAny(incAmounts))
+	case n < 11:
+		return push(g.prefer(arrayPaths), g.values(2)...)
+	case n < 12:
+		return pull(g.prefer(arrayPaths), g.pickAny(smallValues()))
+	case n < 13:
+		return pullAll(g.prefer(arrayPaths), g.smalls()...)
+	case n < 15:
+		return addToSet(g.prefer(arrayPaths), g.smalls()...)
+	case n < 18:
+		return pop(g.prefer(arrayPaths), 1-2*g.r.IntN(2))
+	default:
+		to := g.pick(diffPaths)
+		for to == path {
+			to = g.pick(diffPaths)
+		}
+		return rename(path, to)
+	}
+}
+
+// set sets path to a random value, mostly of the kind the path usually
+// holds.
+func (g *generator) set(path string) session.Command {
+	if g.r.IntN(5) > 0 {
+		switch {
+		case slices.Contains(numberPaths, path):
+			return set(path, diffInts[g.r.IntN(len(diffInts))]%1000)
+		case slices.Contains(arrayPaths, path):
+			return set(path, append(g.values(1), g.smalls()...))
+		}
+	}
+	return set(path, g.value(2))
+}
+
+// prefer returns one of paths most of the time, else any path.
+func (g *generator) prefer(paths []string) string {
+	if g.r.IntN(10) == 0 {
+		return g.pick(diffPaths)
+	}
+	return g.pick(paths)
+}
+
+var incAmounts = []any{int64(1), int64(2), int64(-1), int64(5), int64(1) << 62, -(int64(1) << 62), 0.5, 0.1, -2.25}
+
+// smallValues are the values Pull, PullAll and AddToSet use, few enough
+// that they often find an equal element.
+func smallValues() []any {
+	return []any{nil, true, "x", "", int64(0), int64(1), 1.0, 2.5, []any{int64(1)},
+		map[string]any{"x": int64(1)}, time.Date(2020, 1, 2, 3, 4, 5, 6_000_000, time.UTC)}
+}
+
+var (
+	diffStrings = []string{"", "x", "y", "héllo ✓", "日本語"}
+	diffInts    = []int64{-3, -1, 0, 1, 2, 7, 1<<53 - 1, 1<<53 + 1, math.MaxInt64, math.MinInt64}
+	diffFloats  = []float64{0.1, 0.2, 0.5, -2.5, 1.0, 1e15, 5e-324}
+	diffTimes   = []time.Time{
+		time.Date(2020, 1, 2, 3, 4, 5, 6_000_000, time.UTC),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_000_000, time.UTC),
+	}
+	diffKeys = []string{"x", "y", "z"}
+)
+
+// value returns a random canonical value; depth bounds its nesting.
+func (g *generator) value(depth int) any {
+	kinds := 7
+	if depth > 0 {
+		kinds = 9
+	}
+	switch g.r.IntN(kinds) {
+	case 0:
+		return nil
+	case 1:
+		return g.r.IntN(2) == 0
+	case 2:
+		return g.pick(diffStrings)
+	case 3:
+		return diffInts[g.r.IntN(len(diffInts))]
+	case 4:
+		return diffFloats[g.r.IntN(len(diffFloats))]
+	case 5:
+		return g.r.Float64()*200 - 100
+	case 6:
+		return diffTimes[g.r.IntN(len(diffTimes))]
+	case 7:
+		return g.values(depth - 1)
+	default:
+		m := map[string]any{}
+		for range g.r.IntN(4) {
+			m[g.pick(diffKeys)] = g.value(depth - 1)
+		}
+		return m
+	}
+}
+
+// values returns zero to three random values.
+func (g *generator) values(depth int) []any {
+	out := []any{}
+	for range g.r.IntN(4) {
+		out = append(out, g.value(depth))
+	}
+	return out
+}
+
+// smalls returns one to three of smallValues.
+func (g *generator) smalls() []any {
+	var out []any
+	for range 1 + g.r.IntN(3) {
+		out = append(out, g.pickAny(smallValues()))
+	}
+	return out
+}
+
+func (g *generator) pick(s []string) string { return s[g.r.IntN(len(s))] }
+
+func (g *generator) pickAny(s []any) any { return s[g.r.IntN(len(s))] }

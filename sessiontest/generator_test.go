@@ -1,0 +1,65 @@
+package sessiontest
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// TestGeneratorCoverage checks that the Differential subtest's random
+// batches exercise what it is for: every operator in batches that apply,
+// and a fair share of batches that fail, on the reference semantics.
+func TestGeneratorCoverage(t *testing.T) {
+	g := &generator{r: rand.New(rand.NewPCG(1, 2))}
+	var applied, failed, total int
+	opsApplied := map[session.Op]int{}
+	for range 20 {
+		model := session.Doc{}
+		for range 100 {
+			b := g.batch()
+			total++
+			if len(b) == 0 {
+				t.Fatal("generator made an empty batch")
+			}
+			ref, err := session.ApplyCommands(model, b)
+			if err != nil {
+				if !errors.Is(err, session.ErrTypeMismatch) {
+					t.Errorf("batch %s fails with %v; want only ErrTypeMismatch failures", showCommands(b), err)
+				}
+				failed++
+				continue
+			}
+			applied++
+			for _, c := range b {
+				opsApplied[c.Op]++
+			}
+			model = ref
+		}
+	}
+	t.Logf("%d batches: %d applied, %d failed; operators in applied batches: %v", total, applied, failed, opsApplied)
+	if applied < total/3 || failed < total/10 {
+		t.Errorf("%d of %d batches applied and %d failed; want at least a third applied and a tenth failed", applied, total, failed)
+	}
+	for op := session.OpSet; op <= session.OpRename; op++ {
+		if opsApplied[op] < 20 {
+			t.Errorf("%s is in %d applied batches; want at least 20", op, opsApplied[op])
+		}
+	}
+}
+
+// TestGeneratorPrepares checks that almost every generated command is
+// valid, so the batches are not mostly retries.
+func TestGeneratorPrepares(t *testing.T) {
+	g := &generator{r: rand.New(rand.NewPCG(3, 4))}
+	bad := 0
+	for range 1000 {
+		if _, err := session.PrepareCommand(g.command()); err != nil {
+			bad++
+		}
+	}
+	if bad > 20 {
+		t.Errorf("%d of 1000 generated commands fail PrepareCommand; want at most 20", bad)
+	}
+}
