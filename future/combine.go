@@ -23,24 +23,38 @@ func All[T any](fs ...*Future[T]) *Future[[]T] {
 	if len(fs) == 0 {
 		return Resolve([]T{})
 	}
-	fs = slices.Clone(fs)
-	out := &Future[[]T]{hook: demandAll(fs)}
-	vals := make([]T, len(fs))
-	var left atomic.Int64
-	left.Store(int64(len(fs)))
-	for i, f := range fs {
-		f.onSettle(func() {
-			if f.err != nil {
-				out.settle(nil, fmt.Errorf("future.All: input %d: %w", i, f.err))
-				return
-			}
-			vals[i] = f.val
-			if left.Add(-1) == 0 {
-				out.settle(vals, nil)
-			}
-		})
+	n := &allNode[T]{inputs: slices.Clone(fs), vals: make([]T, len(fs))}
+	n.src = n
+	n.left.Store(int64(len(fs)))
+	for i, in := range n.inputs {
+		in.onSettle(listenerFunc(func() listeners { return n.inputSettled(i, in) }))
 	}
-	return out
+	return &n.Future
+}
+
+// allNode is the future of All.
+type allNode[T any] struct {
+	Future[[]T]
+	inputs []*Future[T]
+	vals   []T
+	left   atomic.Int64 // inputs yet to succeed
+}
+
+// start demands every input, none inline, so that they run in parallel.
+func (n *allNode[T]) start(bool) {
+	demandAll(n.inputs)
+}
+
+// inputSettled records input i's result.
+func (n *allNode[T]) inputSettled(i int, in *Future[T]) listeners {
+	if in.err != nil {
+		return n.complete(nil, fmt.Errorf("future.All: input %d: %w", i, in.err))
+	}
+	n.vals[i] = in.val
+	if n.left.Add(-1) == 0 {
+		return n.complete(n.vals, nil)
+	}
+	return listeners{}
 }
 
 // Any returns a future that succeeds with the value of the first of fs to
@@ -57,32 +71,44 @@ func Any[T any](fs ...*Future[T]) *Future[T] {
 	if len(fs) == 0 {
 		return Reject[T](errors.New("future.Any: no futures to wait for"))
 	}
-	fs = slices.Clone(fs)
-	out := &Future[T]{hook: demandAll(fs)}
-	errs := make([]error, len(fs))
-	var left atomic.Int64
-	left.Store(int64(len(fs)))
-	for i, f := range fs {
-		f.onSettle(func() {
-			if f.err == nil {
-				out.settle(f.val, nil)
-				return
-			}
-			errs[i] = f.err
-			if left.Add(-1) == 0 {
-				var zero T
-				out.settle(zero, errors.Join(errs...))
-			}
-		})
+	n := &anyNode[T]{inputs: slices.Clone(fs), errs: make([]error, len(fs))}
+	n.src = n
+	n.left.Store(int64(len(fs)))
+	for i, in := range n.inputs {
+		in.onSettle(listenerFunc(func() listeners { return n.inputSettled(i, in) }))
 	}
-	return out
+	return &n.Future
 }
 
-// demandAll returns a hook that demands every one of fs, none inline.
-func demandAll[T any](fs []*Future[T]) func(bool) {
-	return func(bool) {
-		for _, f := range fs {
-			f.demand(false)
-		}
+// anyNode is the future of Any.
+type anyNode[T any] struct {
+	Future[T]
+	inputs []*Future[T]
+	errs   []error
+	left   atomic.Int64 // inputs yet to fail
+}
+
+// start demands every input as All does.
+func (n *anyNode[T]) start(bool) {
+	demandAll(n.inputs)
+}
+
+// inputSettled records input i's result.
+func (n *anyNode[T]) inputSettled(i int, in *Future[T]) listeners {
+	if in.err == nil {
+		return n.complete(in.val, nil)
+	}
+	n.errs[i] = in.err
+	if n.left.Add(-1) == 0 {
+		var zero T
+		return n.complete(zero, errors.Join(n.errs...))
+	}
+	return listeners{}
+}
+
+// demandAll demands every one of fs, none inline.
+func demandAll[T any](fs []*Future[T]) {
+	for _, f := range fs {
+		f.demand(false)
 	}
 }

@@ -2,7 +2,6 @@ package future
 
 import (
 	"fmt"
-	"sync"
 )
 
 // Then returns a future that settles with fn(v) once f succeeds with v. If f
@@ -17,32 +16,18 @@ func (f *Future[T]) Then(fn func(T) (T, error)) *Future[T] {
 	return mapWith("future.Then", f, fn)
 }
 
-// Catch returns a future that settles with fn(err) if f fails with err, and
-// with f's value if f succeeds (fn is then not called). It runs fn as Then
-// does.
-func (f *Future[T]) Catch(fn func(error) (T, error)) *Future[T] {
-	if f == nil {
-		return Reject[T](fmt.Errorf("future.Catch: future: %w", ErrNil))
-	}
-	if fn == nil {
-		return Reject[T](fmt.Errorf("future.Catch: function: %w", ErrNil))
-	}
-	out := &Future[T]{up: f}
-	f.onSettle(func() {
-		if f.err == nil {
-			out.settle(f.val, nil)
-			return
-		}
-		guard(fn, f.err, out.settle)
-	})
-	return out
-}
-
 // Map is Then with a function that changes the value's type: it returns a
 // future that settles with fn(v) once f succeeds with v, and fails with f's
 // error without calling fn if f fails. It runs fn as Then does.
 func Map[T, U any](f *Future[T], fn func(T) (U, error)) *Future[U] {
 	return mapWith("future.Map", f, fn)
+}
+
+// mapNode is the future of Then and Map, and its parent's continuation.
+type mapNode[T, U any] struct {
+	Future[U]
+	parent *Future[T]
+	fn     func(T) (U, error)
 }
 
 // mapWith implements Map and Then; op names the caller in errors.
@@ -53,16 +38,50 @@ func mapWith[T, U any](op string, f *Future[T], fn func(T) (U, error)) *Future[U
 	if fn == nil {
 		return Reject[U](fmt.Errorf("%s: function: %w", op, ErrNil))
 	}
-	out := &Future[U]{up: f}
-	f.onSettle(func() {
-		if f.err != nil {
-			var zero U
-			out.settle(zero, f.err)
-			return
-		}
-		guard(fn, f.val, out.settle)
-	})
-	return out
+	n := &mapNode[T, U]{parent: f, fn: fn}
+	n.src = f
+	f.onSettle(n)
+	return &n.Future
+}
+
+func (n *mapNode[T, U]) parentSettled() listeners {
+	p := n.parent
+	if p.err != nil {
+		var zero U
+		return n.complete(zero, p.err)
+	}
+	return n.complete(guard(n.fn, p.val, n.settle))
+}
+
+// Catch returns a future that settles with fn(err) if f fails with err, and
+// with f's value if f succeeds (fn is then not called). It runs fn as Then
+// does.
+func (f *Future[T]) Catch(fn func(error) (T, error)) *Future[T] {
+	if f == nil {
+		return Reject[T](fmt.Errorf("future.Catch: future: %w", ErrNil))
+	}
+	if fn == nil {
+		return Reject[T](fmt.Errorf("future.Catch: function: %w", ErrNil))
+	}
+	n := &catchNode[T]{parent: f, fn: fn}
+	n.src = f
+	f.onSettle(n)
+	return &n.Future
+}
+
+// catchNode is the future of Catch, and its parent's continuation.
+type catchNode[T any] struct {
+	Future[T]
+	parent *Future[T]
+	fn     func(error) (T, error)
+}
+
+func (n *catchNode[T]) parentSettled() listeners {
+	p := n.parent
+	if p.err == nil {
+		return n.complete(p.val, nil)
+	}
+	return n.complete(guard(n.fn, p.err, n.settle))
 }
 
 // Chain returns a future that settles as fn(v) does, once f succeeds with v:
@@ -79,59 +98,59 @@ func Chain[T, U any](f *Future[T], fn func(T) *Future[U]) *Future[U] {
 	if fn == nil {
 		return Reject[U](fmt.Errorf("future.Chain: function: %w", ErrNil))
 	}
-	out := &Future[U]{up: f}
-	link := &chainLink{}
-	out.hook = link.demand
-	call := func(v T) (*Future[U], error) { return fn(v), nil }
-	f.onSettle(func() {
-		if f.err != nil {
-			var zero U
-			out.settle(zero, f.err)
-			return
-		}
-		guard(call, f.val, func(inner *Future[U], err error) {
-			switch {
-			case err != nil:
-				var zero U
-				out.settle(zero, err)
-			case inner == nil:
-				var zero U
-				out.settle(zero, fmt.Errorf("future.Chain: function returned a nil future: %w", ErrNil))
-			default:
-				inner.onSettle(func() { out.settle(inner.val, inner.err) })
-				link.setInner(inner)
-			}
-		})
-	})
-	return out
+	n := &chainNode[T, U]{parent: f, fn: fn}
+	n.src = n
+	f.onSettle(n)
+	return &n.Future
 }
 
-// chainLink demands Chain's inner future once both the outer future has
-// been demanded and the inner one exists, whichever comes last.
-type chainLink struct {
-	mu       sync.Mutex
-	inner    demander
-	demanded bool
+// chainNode is the future of Chain, and its parent's continuation. It
+// demands the inner future once it has been demanded itself and the inner
+// future exists, whichever comes last.
+type chainNode[T, U any] struct {
+	Future[U]
+	parent *Future[T]
+	fn     func(T) *Future[U]
+	inner  *Future[U] // guarded by the future's mu
+	wanted bool       // guarded by the future's mu
 }
 
-// demand records that the outer future was demanded.
-func (l *chainLink) demand(inline bool) {
-	l.mu.Lock()
-	l.demanded = true
-	inner := l.inner
-	l.mu.Unlock()
+// start demands the parent, and the inner future if it exists yet.
+func (n *chainNode[T, U]) start(inline bool) {
+	n.parent.demand(inline)
+	n.mu.Lock()
+	n.wanted = true
+	inner := n.inner
+	n.mu.Unlock()
 	if inner != nil {
 		inner.demand(inline)
 	}
 }
 
-// setInner records the inner future.
-func (l *chainLink) setInner(inner demander) {
-	l.mu.Lock()
-	l.inner = inner
-	demanded := l.demanded
-	l.mu.Unlock()
-	if demanded {
+func (n *chainNode[T, U]) parentSettled() listeners {
+	var zero U
+	if err := n.parent.err; err != nil {
+		return n.complete(zero, err)
+	}
+	inner, err := guard(n.call, n.parent.val, func(*Future[U], error) { n.settle(zero, ErrGoexit) })
+	switch {
+	case err != nil:
+		return n.complete(zero, err)
+	case inner == nil:
+		return n.complete(zero, fmt.Errorf("future.Chain: function returned a nil future: %w", ErrNil))
+	}
+	inner.onSettle(listenerFunc(func() listeners { return n.complete(inner.val, inner.err) }))
+	n.mu.Lock()
+	n.inner = inner
+	wanted := n.wanted
+	n.mu.Unlock()
+	if wanted {
 		inner.demand(false)
 	}
+	return listeners{}
+}
+
+// call calls fn, in the form guard wants.
+func (n *chainNode[T, U]) call(v T) (*Future[U], error) {
+	return n.fn(v), nil
 }

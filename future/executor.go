@@ -82,14 +82,14 @@ func (e *Executor) Batch(ctx context.Context, tasks ...func(context.Context) err
 	case len(tasks) == 0:
 		return Resolve(struct{}{})
 	}
-	b := &batch{out: &Future[struct{}]{}}
-	b.out.demanded.Store(true)
+	b := &batch{}
+	b.demanded.Store(true)
 	b.ctx, b.cancel = context.WithCancelCause(ctx)
 	b.left.Store(int64(len(tasks)))
 	for i, task := range tasks {
 		e.submit(func() { b.run(i, task) })
 	}
-	return b.out
+	return &b.Future
 }
 
 // Wait blocks until every task submitted to e so far has returned, queued
@@ -169,15 +169,15 @@ func (e *Executor) resume() {
 	})
 }
 
-// batch is the state of one Executor.Batch call.
+// batch is the future of one Executor.Batch call.
 type batch struct {
+	Future[struct{}]
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	left    atomic.Int64
 	skipped atomic.Bool
-	failed  sync.Once
+	once    sync.Once
 	err     error
-	out     *Future[struct{}]
 }
 
 // run runs task i of the batch unless the batch is already done for, and
@@ -195,20 +195,23 @@ func (b *batch) run(i int, task func(context.Context) error) {
 	case b.ctx.Err() != nil:
 		b.skipped.Store(true)
 	default:
-		guard(call, b.ctx, func(_ struct{}, err error) {
-			if err != nil {
-				b.fail(err)
-			}
-		})
+		if _, err := guard(call, b.ctx, b.failed); err != nil {
+			b.fail(err)
+		}
 	}
 }
 
 // fail records the batch's first error and cancels its context.
 func (b *batch) fail(err error) {
-	b.failed.Do(func() {
+	b.once.Do(func() {
 		b.err = err
 		b.cancel(err)
 	})
+}
+
+// failed records err as the failure of a task that called runtime.Goexit.
+func (b *batch) failed(_ struct{}, err error) {
+	b.fail(err)
 }
 
 // finish settles the batch's future and releases its context.
@@ -218,5 +221,5 @@ func (b *batch) finish() {
 		err = context.Cause(b.ctx)
 	}
 	b.cancel(context.Canceled)
-	b.out.settle(struct{}{}, err)
+	b.settle(struct{}{}, err)
 }

@@ -21,67 +21,49 @@ var ErrNil = errors.New("nil argument")
 // wrapping ErrNil.
 type Future[T any] struct {
 	settled  atomic.Bool // val and err are final
-	demanded atomic.Bool // demand has run (or was not needed)
+	demanded atomic.Bool // src has been started, or there is none
 
-	mu    sync.Mutex
-	ch    chan struct{} // closed on settle; made by the first blocking wait
-	cont  func()        // first continuation
-	conts []func()      // further continuations, in registration order
+	mu   sync.Mutex
+	ch   chan struct{} // closed on settle; made by the first blocking wait
+	cont listener      // first continuation
+	more *[]listener   // further continuations, in registration order
 
 	val T
 	err error
 
-	// What the first demand starts. Only the goroutine that wins demanded
-	// reads these.
-	up   demander          // parent demanded first (derived futures)
-	hook func(inline bool) // onDemand, fan-out of All and Any, Chain's inner
-	ctx  context.Context   // lazy work: fn(ctx) ...
-	fn   func(context.Context) (T, error)
-	exec *Executor // ... on exec, or on a goroutine of its own if nil
+	// src is what the first demand starts: the parent of a derived future,
+	// or the node that holds a lazy function, a promise's onDemand, or the
+	// inputs of All and Any. Only the goroutine that wins demanded reads it.
+	src source
 }
 
-// demander is a future of any type that can be asked to start its work.
-type demander interface {
-	demand(inline bool)
+// source is what demanding a future starts. inline allows running work in
+// the calling goroutine. A *Future is the source of the futures derived
+// from it: starting it demands it.
+type source interface {
+	start(inline bool)
 }
 
-// New returns a lazy future: fn(ctx) runs once, when the future is first
-// demanded, that is when Await or Done is first called on it or on a future
-// derived from it (Then, Catch, Map, Chain, All, Any). A lazy future that is
-// never demanded runs nothing and starts no goroutine.
-//
-// fn runs on a goroutine of its own, except that an Await whose context can
-// never be cancelled (ctx.Done() == nil, as context.Background) runs it in
-// the awaiting goroutine, which would block until fn returns anyway. New
-// puts no bound on how many functions run at once; use NewOn for that.
-//
-// If ctx is done when fn would start, fn is not called and the future fails
-// with context.Cause(ctx). A panic in fn fails the future with a
-// *PanicError. A nil ctx or fn fails the future with an error wrapping
-// ErrNil.
-func New[T any](ctx context.Context, fn func(context.Context) (T, error)) *Future[T] {
-	return newLazy(nil, ctx, fn, "future.New")
+// listener is a continuation: it runs once the future it is registered on
+// has settled. The nodes of derived futures are their parents' listeners.
+// If it settles a future in turn, it returns that future's listeners for
+// its caller to run, instead of running them itself: so a chain of any
+// length settles in a loop, at constant stack depth, and a new goroutine
+// that runs one does not have to grow its stack.
+type listener interface {
+	parentSettled() listeners
 }
 
-// Go returns an eager future: fn(ctx) starts now on a goroutine of its own,
-// whether or not anyone awaits the result. Go puts no bound on how many
-// functions run at once; use GoOn for that. Otherwise it behaves as New.
-func Go[T any](ctx context.Context, fn func(context.Context) (T, error)) *Future[T] {
-	f := newLazy(nil, ctx, fn, "future.Go")
-	f.demand(false)
-	return f
+// listeners are the continuations of one future, in registration order.
+type listeners struct {
+	first listener
+	more  *[]listener
 }
 
-// newLazy returns a future that runs fn(ctx) on exec when demanded.
-func newLazy[T any](exec *Executor, ctx context.Context, fn func(context.Context) (T, error), op string) *Future[T] {
-	switch {
-	case ctx == nil:
-		return Reject[T](fmt.Errorf("%s: context: %w", op, ErrNil))
-	case fn == nil:
-		return Reject[T](fmt.Errorf("%s: function: %w", op, ErrNil))
-	}
-	return &Future[T]{ctx: ctx, fn: fn, exec: exec}
-}
+// listenerFunc is a continuation written as a function.
+type listenerFunc func() listeners
+
+func (l listenerFunc) parentSettled() listeners { return l() }
 
 // Resolve returns a future that has succeeded with v.
 func Resolve[T any](v T) *Future[T] {
@@ -110,7 +92,8 @@ func Reject[T any](err error) *Future[T] {
 // context and other awaiters still get its result. Await never changes that
 // result; any number of goroutines may await f, and all see the same value
 // and error. If f has settled, Await returns its result even when ctx is
-// done. A nil f or ctx gives an error wrapping ErrNil.
+// done; if ctx is done when Await is called on a pending f, Await demands
+// nothing. A nil f or ctx gives an error wrapping ErrNil.
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	var zero T
 	switch {
@@ -149,9 +132,7 @@ func (f *Future[T]) Done() <-chan struct{} {
 		close(ch)
 		return ch
 	}
-	if !f.settled.Load() {
-		f.demand(false)
-	}
+	f.demand(false)
 	return f.wait()
 }
 
@@ -168,110 +149,96 @@ func (f *Future[T]) wait() <-chan struct{} {
 	return f.ch
 }
 
-// demand starts f's work once: it demands the parent, runs the hook and
-// starts the lazy function. inline allows running the function in the
-// calling goroutine. Demanding a settled future does nothing.
+// demand starts f's source once. Demanding a settled future does nothing.
 func (f *Future[T]) demand(inline bool) {
 	if f.demanded.Load() || f.settled.Load() || !f.demanded.CompareAndSwap(false, true) {
 		return
 	}
-	if up := f.up; up != nil {
-		f.up = nil
-		up.demand(inline)
-	}
-	if hook := f.hook; hook != nil {
-		f.hook = nil
-		hook(inline)
-	}
-	if f.fn != nil {
-		f.start(inline)
+	if src := f.src; src != nil {
+		f.src = nil
+		src.start(inline)
 	}
 }
 
-// start runs the lazy function on the executor, inline, or on a new goroutine.
+// start demands f: f is the source of the futures derived from it.
 func (f *Future[T]) start(inline bool) {
-	switch {
-	case f.exec != nil:
-		f.exec.submit(f.run)
-	case inline:
-		f.run()
-	default:
-		go f.run()
-	}
-}
-
-// run calls the lazy function and settles f with its result.
-func (f *Future[T]) run() {
-	ctx, fn := f.ctx, f.fn
-	f.ctx, f.fn = nil, nil
-	if ctx.Err() != nil {
-		var zero T
-		f.settle(zero, context.Cause(ctx))
-		return
-	}
-	guard(fn, ctx, f.settle)
+	f.demand(inline)
 }
 
 // settle records the result, wakes the waiters and runs the continuations
 // in the calling goroutine. Only the first call has an effect.
 func (f *Future[T]) settle(v T, err error) {
+	f.complete(v, err).run()
+}
+
+// complete records the result and wakes the waiters, and returns the
+// continuations for the caller to run. Only the first call has an effect.
+func (f *Future[T]) complete(v T, err error) listeners {
 	f.mu.Lock()
 	if f.settled.Load() {
 		f.mu.Unlock()
-		return
+		return listeners{}
 	}
 	f.val, f.err = v, err
 	f.settled.Store(true)
-	ch, first, rest := f.ch, f.cont, f.conts
-	f.cont, f.conts = nil, nil
+	ch, ls := f.ch, listeners{f.cont, f.more}
+	f.cont, f.more = nil, nil
 	f.mu.Unlock()
 	if ch != nil {
 		close(ch)
 	}
-	runConts(first, rest)
+	return ls
 }
 
-// onSettle registers c to run once f has settled: in the goroutine that
+// onSettle registers l to run once f has settled: in the goroutine that
 // settles f, or now in the caller's if f has settled already.
-func (f *Future[T]) onSettle(c func()) {
+func (f *Future[T]) onSettle(l listener) {
 	if !f.settled.Load() {
 		f.mu.Lock()
 		if !f.settled.Load() {
-			if f.cont == nil {
-				f.cont = c
-			} else {
-				f.conts = append(f.conts, c)
+			switch {
+			case f.cont == nil:
+				f.cont = l
+			case f.more == nil:
+				f.more = &[]listener{l}
+			default:
+				*f.more = append(*f.more, l)
 			}
 			f.mu.Unlock()
 			return
 		}
 		f.mu.Unlock()
 	}
-	c()
+	l.parentSettled().run()
 }
 
-// runConts runs the continuations in order. If one of them ends the
-// goroutine (runtime.Goexit in a user function), the rest still run, on a
-// new goroutine.
-func runConts(first func(), rest []func()) {
-	if first == nil {
-		return
+// run runs the continuations, and those of the futures they settle, to the
+// end: a chain in a loop, a fan-out one branch after the other.
+func (ls listeners) run() {
+	for ls.first != nil {
+		if ls.more != nil {
+			runEach(ls.first, *ls.more)
+			return
+		}
+		ls = ls.first.parentSettled()
 	}
-	if len(rest) == 0 {
-		first()
-		return
-	}
+}
+
+// runEach runs each continuation to its end, in order. If one of them ends
+// the goroutine (runtime.Goexit in a user function), the rest still run, on
+// a new goroutine.
+func runEach(first listener, rest []listener) {
 	next, finished := 0, false
 	defer func() {
 		if !finished && next < len(rest) {
-			go runConts(rest[next], rest[next+1:])
+			go runEach(rest[next], rest[next+1:])
 		}
 	}()
-	first()
+	first.parentSettled().run()
 	for next < len(rest) {
-		c := rest[next]
+		l := rest[next]
 		next++
-		c()
+		l.parentSettled().run()
 	}
 	finished = true
 }

@@ -35,20 +35,23 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
-// guard calls fn(a) and passes its result to done. A panic in fn passes a
-// *PanicError instead, and runtime.Goexit passes ErrGoexit before the
-// goroutine goes on unwinding.
-func guard[A, R any](fn func(A) (R, error), a A, done func(R, error)) {
+// guard calls fn(a) and returns its result, or a *PanicError if fn
+// panics. If fn calls runtime.Goexit, guard passes ErrGoexit to exit, since
+// it cannot return, before the goroutine goes on unwinding.
+func guard[A, R any](fn func(A) (R, error), a A, exit func(R, error)) (v R, err error) {
 	returned := false
 	defer func() {
-		if !returned {
+		if returned {
+			return
+		}
+		if err = recovered(recover()); err == ErrGoexit {
 			var zero R
-			done(zero, recovered(recover()))
+			exit(zero, err)
 		}
 	}()
-	v, err := fn(a)
+	v, err = fn(a)
 	returned = true
-	done(v, err)
+	return v, err
 }
 
 // recovered turns the value of recover in a function that did not return

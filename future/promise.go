@@ -14,17 +14,34 @@ package future
 // the continuations of the futures derived from f (the functions passed to
 // Then, Catch, Map, Chain) in the settling goroutine.
 func NewPromise[T any](onDemand func()) (*Future[T], func(T, error)) {
-	f := &Future[T]{}
+	n := &promiseNode[T]{onDemand: onDemand}
 	if onDemand != nil {
-		call := func(struct{}) (struct{}, error) { onDemand(); return struct{}{}, nil }
-		f.hook = func(bool) {
-			guard(call, struct{}{}, func(_ struct{}, err error) {
-				if err != nil {
-					var zero T
-					f.settle(zero, err)
-				}
-			})
-		}
+		n.src = n
 	}
-	return f, f.settle
+	return &n.Future, n.settle
+}
+
+// promiseNode is a future settled from outside, with a demand hook.
+type promiseNode[T any] struct {
+	Future[T]
+	onDemand func()
+}
+
+// start runs onDemand; a panic in it fails the future.
+func (n *promiseNode[T]) start(bool) {
+	n.hookDone(guard(n.callHook, struct{}{}, n.hookDone))
+}
+
+// callHook calls onDemand, in the form guard wants.
+func (n *promiseNode[T]) callHook(struct{}) (struct{}, error) {
+	n.onDemand()
+	return struct{}{}, nil
+}
+
+// hookDone fails the future if onDemand panicked.
+func (n *promiseNode[T]) hookDone(_ struct{}, err error) {
+	if err != nil {
+		var zero T
+		n.settle(zero, err)
+	}
 }
