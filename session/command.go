@@ -33,8 +33,8 @@ func (o Op) String() string {
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
 
-// Command is one update of one path. Commands are built and validated by
-// NewCommand; a Store receives only valid commands whose values are already
+// Command is one update of one path. Commands are validated and normalized
+// by PrepareCommand; a Store receives only valid commands whose values are already
 // normalized (see Normalize).
 //
 // Value holds the operand of OpSet, OpInc (int64 or float64), OpPull and

@@ -15,7 +15,8 @@ var (
 
 	// ErrInvalidKey means a key is not a valid dotted path: it is empty, has an
 	// empty segment, a segment that starts with '$', a segment of digits only,
-	// a NUL byte, or is longer than MaxKeyLen.
+	// a NUL byte, invalid UTF-8, more than 100 segments, or is longer than
+	// MaxKeyLen.
 	ErrInvalidKey = errors.New("invalid session key")
 
 	// ErrInvalidValue means a value has a type that does not round-trip in
@@ -26,9 +27,11 @@ var (
 	ErrTooLarge = errors.New("session value too large")
 
 	// ErrTypeMismatch means an operator does not apply to the value it found:
-	// Inc on a non-number or past the int64 range, Push, AddToSet, Pull,
-	// PullAll or Pop on a non-array, or a path that runs through a value that
-	// is not a document. The session is left unchanged.
+	// Inc on a non-number, past the int64 range or to an infinite float;
+	// Push, AddToSet, Pull, PullAll or Pop on a non-array; or a path (the
+	// path of any operator but Unset, or a Rename's source or target) that
+	// runs through a value that is not a document. The session is left
+	// unchanged.
 	ErrTypeMismatch = errors.New("session operator does not apply to the stored value")
 
 	// ErrConflict means two commands in one update touch overlapping paths
@@ -44,8 +47,4 @@ var (
 	// MongoDB store whose collection is not set yet. The middleware answers
 	// 503 Service Unavailable for it.
 	ErrUnavailable = errors.New("session store unavailable")
-
-	// ErrDestroyed means an operation needed a stored session after Destroy
-	// and before any command made a new one.
-	ErrDestroyed = errors.New("session destroyed")
 )
