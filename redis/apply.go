@@ -29,9 +29,10 @@ const maxNativeInc = 1_000_000_000_000_000_000
 // expires field and the key's expiry (PEXPIREAT) to expires, atomically, and
 // returns the document after.
 //
-// A batch of Set, Unset and integer Inc on top-level keys, and an empty
-// batch (Touch), is one script call that checks the session is live and
-// runs HSET, HDEL and HINCRBY on it. Any other batch is applied in Go by
+// A batch of Set, Unset, integer Inc and Push on top-level keys, and an
+// empty batch (Touch), is one script call that checks the session is live
+// and runs HSET, HDEL and HINCRBY on it (Push appends the new elements' text
+// to the stored array's). Any other batch is applied in Go by
 // session.ApplyCommands to the top-level keys it touches, read with HMGET,
 // and written by one script call that first checks, by SHA-1, that no other
 // writer changed those keys meanwhile; if one did, Apply reads and applies
@@ -51,9 +52,9 @@ func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []
 		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 	}
 	if native {
-		doc, status, err := s.runApply(ctx, id, s.now().UnixMilli(), exp, "", nil, ops)
-		if status != scriptFallback {
-			return doc, s.applyStatus(id, status, err)
+		r, err := s.runApply(ctx, id, s.now().UnixMilli(), exp, "", nil, ops)
+		if err != nil || r.status != scriptFallback {
+			return r.doc, s.applyStatus(id, r.status, err)
 		}
 		s.fallbacks.Add(1)
 	}
@@ -62,7 +63,7 @@ func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []
 
 // nativeOps returns cmds as applyScript operations, or native false if a
 // command needs Go semantics: a dotted path, an operator other than Set,
-// Unset and Inc, or an Inc by a float or by 10^18 or more.
+// Unset, Inc and Push, or an Inc by a float or by 10^18 or more.
 func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 	ops = make([]any, 0, 3*len(cmds))
 	for _, c := range cmds {
@@ -87,6 +88,12 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 				return nil, false, nil
 			}
 			ops = append(ops, "i", c.Path, strconv.FormatInt(by, 10))
+		case session.OpPush:
+			enc, err := appendElements(nil, c.Values)
+			if err != nil {
+				return nil, false, fmt.Errorf("%v: %w", c, err)
+			}
+			ops = append(ops, "p", c.Path, string(enc))
 		default:
 			return nil, false, nil
 		}
@@ -95,16 +102,16 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 }
 
 // applyInGo is the general path: read the touched top-level keys, apply
-// cmds to them in Go, write back what changed if nothing changed meanwhile,
-// else retry.
+// cmds to them in Go, and write back what changed if nothing changed
+// meanwhile; else apply again to the values the failed write found.
 func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []session.Command) (session.Doc, error) {
 	fields := topFields(cmds)
 	read := append(append(make([]string, 0, len(reservedFields)+len(fields)), reservedFields...), fields...)
+	vals, err := s.client.HMGet(ctx, s.Key(id), read...).Result()
+	if err != nil {
+		return nil, redisErr(ctx, "apply to session: read", err)
+	}
 	for attempt := 0; ; attempt++ {
-		vals, err := s.client.HMGet(ctx, s.Key(id), read...).Result()
-		if err != nil {
-			return nil, redisErr(ctx, "apply to session: read", err)
-		}
 		now := s.now()
 		partial, err := partialDoc(id, read, vals, now)
 		if err != nil {
@@ -119,9 +126,9 @@ func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []sess
 			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 		}
 		created := vals[2].(string) // partialDoc checked the reserved fields
-		doc, status, err := s.runApply(ctx, id, now.UnixMilli(), exp, created, checks, ops)
-		if status != scriptConflict {
-			return doc, s.applyStatus(id, status, err)
+		r, err := s.runApply(ctx, id, now.UnixMilli(), exp, created, checks, ops)
+		if err != nil || r.status != scriptConflict {
+			return r.doc, s.applyStatus(id, r.status, err)
 		}
 		if attempt >= s.maxRetries {
 			return nil, fmt.Errorf("redis store: apply to session %s: still contended after %d retries: %w", id, attempt, session.ErrUnavailable)
@@ -130,27 +137,48 @@ func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []sess
 		if err := sleep(ctx, attempt); err != nil {
 			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 		}
+		vals = r.current
 	}
 }
 
-// runApply runs applyScript. status is -1 with the document after a
-// successful batch, or one of the script's codes.
-func (s *Store) runApply(ctx context.Context, id string, now, exp int64, created string, checks, ops []any) (doc session.Doc, status int, err error) {
+// applyResult is the outcome of applyScript.
+type applyResult struct {
+	status  int         // -1 for success, else a script code
+	doc     session.Doc // on success, the document after
+	current []any       // on scriptConflict, the values found, as HMGET returns them
+}
+
+// runApply runs applyScript.
+func (s *Store) runApply(ctx context.Context, id string, now, exp int64, created string, checks, ops []any) (applyResult, error) {
 	args := make([]any, 0, 4+len(checks)+len(ops))
 	args = append(args, now, exp, created, len(checks)/2)
 	args = append(append(args, checks...), ops...)
 	res, err := applyScript.Run(ctx, s.client, []string{s.Key(id)}, args...).Result()
 	if err != nil {
-		return nil, -1, redisErr(ctx, "apply to session", err)
+		return applyResult{status: -1}, redisErr(ctx, "apply to session", err)
 	}
 	switch r := res.(type) {
 	case int64:
-		return nil, int(r), nil
+		return applyResult{status: int(r)}, nil
 	case []any:
+		if len(r) > 0 && r[0] == int64(scriptConflict) {
+			return applyResult{status: scriptConflict, current: absentAsNil(r[1:])}, nil
+		}
 		doc, err := decodeFields(id, r)
-		return doc, -1, err
+		return applyResult{status: -1, doc: doc}, err
 	}
-	return nil, -1, fmt.Errorf("apply script returned %T", res)
+	return applyResult{status: -1}, fmt.Errorf("apply script returned %T", res)
+}
+
+// absentAsNil turns the "" that applyScript returns for an absent field
+// into the nil that HMGET returns.
+func absentAsNil(vals []any) []any {
+	for i, v := range vals {
+		if v == "" {
+			vals[i] = nil
+		}
+	}
+	return vals
 }
 
 // applyStatus turns a final status of runApply into Apply's error.

@@ -71,7 +71,16 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 }
 
 func appendArray(b []byte, a []any) ([]byte, error) {
-	b = append(b, '[')
+	b, err := appendElements(append(b, '['), a)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, ']'), nil
+}
+
+// appendElements writes the elements of an array, separated by ',', without
+// the brackets.
+func appendElements(b []byte, a []any) ([]byte, error) {
 	for i, e := range a {
 		if i > 0 {
 			b = append(b, ',')
@@ -81,7 +90,7 @@ func appendArray(b []byte, a []any) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return append(b, ']'), nil
+	return b, nil
 }
 
 func appendObject(b []byte, m map[string]any) ([]byte, error) {

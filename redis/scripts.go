@@ -38,44 +38,69 @@ return 1
 //	ARGV[3]  created, Unix ms, that the session must have; "" for any
 //	ARGV[4]  n, the number of checks
 //	then n pairs: field, SHA-1 hex of its value as read ("" for absent)
-//	then triples: op ("s" HSET, "u" HDEL, "i" HINCRBY), field, value
+//	then triples: op, field, value, where op is
+//	  "s"  HSET field value
+//	  "u"  HDEL field
+//	  "i"  HINCRBY field value
+//	  "p"  append to the array in field the encoded elements in value
+//	       (joined by ','; "" for none), or create it: $push as text, as
+//	       the encoding of an array always starts with '[' and ends with ']'
 //
-// It returns 0 if no live session holds the key (nothing changed), 2 if a
-// check failed (another writer came first; nothing changed), 1 if an "i"
+// It returns 0 if no live session holds the key (nothing changed); if a
+// check failed (another writer came first; nothing changed), the array of 2
+// and the current values of the reserved fields ($expires, $maxAge,
+// $created, $secret) and of the checked fields, "" for absent ones (no
+// encoding is empty), so that the caller can retry at once without reading
+// again; 1 if an "i"
 // field holds something other than an integer of at most 18 digits, whose
-// sum could leave the int64 range (nothing changed: Go applies the batch),
-// else HGETALL after the batch. Every check runs before the first write, so
-// a batch applies entirely or not at all.
+// sum could leave the int64 range, or a "p" field holds something other
+// than an array (nothing changed: Go applies the batch, and fails it if the
+// reference semantics do); else HGETALL after the batch. Every check runs
+// before the first write, so a batch applies entirely or not at all.
 var applyScript = goredis.NewScript(`
 local key = KEYS[1]
 local exp = redis.call('HGET', key, '$expires')
 if not exp or tonumber(exp) <= tonumber(ARGV[1]) then
 	return 0
 end
+local n = tonumber(ARGV[4])
+local function conflict()
+	local out = {2}
+	for _, f in ipairs({'$expires', '$maxAge', '$created', '$secret'}) do
+		out[#out + 1] = redis.call('HGET', key, f) or ''
+	end
+	for j = 5, 4 + 2 * n, 2 do
+		out[#out + 1] = redis.call('HGET', key, ARGV[j]) or ''
+	end
+	return out
+end
 if ARGV[3] ~= '' and redis.call('HGET', key, '$created') ~= ARGV[3] then
-	return 2
+	return conflict()
 end
 local i = 5
-for _ = 1, tonumber(ARGV[4]) do
+for _ = 1, n do
 	local cur = redis.call('HGET', key, ARGV[i])
 	local digest = ''
 	if cur then
 		digest = redis.sha1hex(cur)
 	end
 	if digest ~= ARGV[i + 1] then
-		return 2
+		return conflict()
 	end
 	i = i + 2
 end
 local first = i
 while i <= #ARGV do
-	if ARGV[i] == 'i' then
+	local op = ARGV[i]
+	if op == 'i' or op == 'p' then
 		local cur = redis.call('HGET', key, ARGV[i + 1])
-		if cur then
+		if cur and op == 'i' then
 			local digits = string.match(cur, '^%-?(%d+)$')
 			if not digits or #digits > 18 or (#digits > 1 and string.sub(digits, 1, 1) == '0') or cur == '-0' then
 				return 1
 			end
+		elseif cur and string.sub(cur, 1, 1) ~= '[' then
+			return 1
 		end
 	end
 	i = i + 3
@@ -87,8 +112,19 @@ while i <= #ARGV do
 		redis.call('HSET', key, ARGV[i + 1], ARGV[i + 2])
 	elseif op == 'u' then
 		redis.call('HDEL', key, ARGV[i + 1])
-	else
+	elseif op == 'i' then
 		redis.call('HINCRBY', key, ARGV[i + 1], ARGV[i + 2])
+	else
+		local cur = redis.call('HGET', key, ARGV[i + 1])
+		local add = ARGV[i + 2]
+		if not cur then
+			redis.call('HSET', key, ARGV[i + 1], '[' .. add .. ']')
+		elseif add ~= '' then
+			if cur ~= '[]' then
+				add = ',' .. add
+			end
+			redis.call('HSET', key, ARGV[i + 1], string.sub(cur, 1, -2) .. add .. ']')
+		end
 	end
 	i = i + 3
 end

@@ -212,61 +212,65 @@ func TestDelete(t *testing.T) {
 	}
 }
 
-func TestIncMatchesReference(t *testing.T) {
-	cases := []struct {
-		name   string
-		stored any
-		by     any
-	}{
-		{"int", int64(41), int64(1)},
-		{"missing", nil, int64(5)},
-		{"float by int", 1.5, int64(1)},
-		{"int by float", int64(1), 0.5},
-		{"float by float", 0.1, 0.2},
-		{"18 digits", int64(999_999_999_999_999_999), int64(999_999_999_999_999_999)},
-		{"19 digits", int64(math.MaxInt64 - 1), int64(1)},
-		{"overflow", int64(math.MaxInt64 - 1), int64(5)},
-		{"underflow", int64(math.MinInt64 + 1), int64(-5)},
-		{"big by", int64(1), int64(math.MaxInt64)},
-		{"string", "12", int64(1)},
-		{"bool", true, int64(1)},
-		{"null", nil, int64(1)},
-		{"array", []any{}, int64(1)},
-		{"time", time.UnixMilli(5).UTC(), int64(1)},
+// missing stands for a key that the session does not hold.
+type missing struct{}
+
+// TestNativeOpsMatchReference runs every command that the script applies
+// natively (and its fallbacks) on every kind of stored value, in a batch
+// after a Set of another key, and compares with session.ApplyCommands.
+func TestNativeOpsMatchReference(t *testing.T) {
+	stored := map[string]any{
+		"missing": missing{}, "int": int64(41), "float": 1.5, "tenth": 0.1,
+		"18 digits": int64(999_999_999_999_999_999), "max-1": int64(math.MaxInt64 - 1),
+		"min+1": int64(math.MinInt64 + 1), "zero": int64(0), "negative": int64(-12),
+		"string": "12", "bool": true, "null": nil, "empty array": []any{},
+		"array": []any{int64(1), "x", []any{}}, "doc": map[string]any{"a": int64(1)},
+		"time": time.UnixMilli(5).UTC(),
+	}
+	cmds := map[string]session.Command{
+		"inc 1": inc("k", int64(1)), "inc -1": inc("k", int64(-1)), "inc 5": inc("k", int64(5)),
+		"inc -5": inc("k", int64(-5)), "inc 0.2": inc("k", 0.2), "inc 0": inc("k", int64(0)),
+		"inc max": inc("k", int64(math.MaxInt64)), "inc 18 digits": inc("k", int64(999_999_999_999_999_999)),
+		"set": set("k", []any{}), "unset": unset("k"),
+		"push none": {Op: session.OpPush, Path: "k", Values: []any{}},
+		"push one":  {Op: session.OpPush, Path: "k", Values: []any{int64(1)}},
+		"push some": {Op: session.OpPush, Path: "k", Values: []any{[]any{}, map[string]any{"a": 0.5}, time.UnixMilli(9).UTC(), nil}},
 	}
 	s, _ := newStore(t)
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			m := create(t, s)
-			base := m.Doc()
-			if tc.name != "missing" {
-				if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("n", tc.stored)}); err != nil {
-					t.Fatal(err)
+	for sname, sv := range stored {
+		for cname, c := range cmds {
+			t.Run(sname+"/"+cname, func(t *testing.T) {
+				m := create(t, s)
+				base := m.Doc()
+				if _, isMissing := sv.(missing); !isMissing {
+					if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("k", sv)}); err != nil {
+						t.Fatal(err)
+					}
+					base["k"] = sv
 				}
-				base["n"] = tc.stored
-			}
-			cmds := []session.Command{set("other", "x"), inc("n", tc.by)}
-			want, wantErr := session.ApplyCommands(base, cmds)
-			got, err := s.Apply(ctx, m.ID, m.Expires, cmds)
-			if !sameError(err, wantErr) {
-				t.Fatalf("Apply error %v, reference %v", err, wantErr)
-			}
-			loaded, lerr := s.Load(ctx, m.ID)
-			if lerr != nil {
-				t.Fatal(lerr)
-			}
-			if wantErr != nil {
-				if _, changed := loaded["other"]; changed {
-					t.Errorf("failed batch was applied in part: %v", loaded.User())
+				batch := []session.Command{set("other", "x"), c}
+				want, wantErr := session.ApplyCommands(base, batch)
+				got, err := s.Apply(ctx, m.ID, m.Expires, batch)
+				if !sameError(err, wantErr) {
+					t.Fatalf("Apply error %v, reference %v", err, wantErr)
 				}
-				return
-			}
-			for name, doc := range map[string]session.Doc{"Apply": got, "Load": loaded} {
-				if !identical(doc.User(), want.User()) {
-					t.Errorf("%s: %#v, reference %#v", name, doc.User(), want.User())
+				loaded, lerr := s.Load(ctx, m.ID)
+				if lerr != nil {
+					t.Fatal(lerr)
 				}
-			}
-		})
+				if wantErr != nil {
+					if _, changed := loaded["other"]; changed {
+						t.Errorf("failed batch was applied in part: %v", loaded.User())
+					}
+					return
+				}
+				for name, doc := range map[string]session.Doc{"Apply": got, "Load": loaded} {
+					if !identical(doc.User(), want.User()) {
+						t.Errorf("%s: %#v, reference %#v", name, doc.User(), want.User())
+					}
+				}
+			})
+		}
 	}
 }
 
