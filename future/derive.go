@@ -45,12 +45,13 @@ func mapWith[T, U any](op string, f *Future[T], fn func(T) (U, error)) *Future[U
 }
 
 func (n *mapNode[T, U]) parentSettled() listeners {
-	p := n.parent
+	p, fn := n.parent, n.fn
+	n.parent, n.fn = nil, nil // runs once; lets the parent go
 	if p.err != nil {
 		var zero U
 		return n.complete(zero, p.err)
 	}
-	return n.complete(guard(n.fn, p.val, n.settle))
+	return n.complete(guard(fn, p.val, n.settle))
 }
 
 // Catch returns a future that settles with fn(err) if f fails with err, and
@@ -77,11 +78,12 @@ type catchNode[T any] struct {
 }
 
 func (n *catchNode[T]) parentSettled() listeners {
-	p := n.parent
+	p, fn := n.parent, n.fn
+	n.parent, n.fn = nil, nil // runs once; lets the parent go
 	if p.err == nil {
 		return n.complete(p.val, nil)
 	}
-	return n.complete(guard(n.fn, p.err, n.settle))
+	return n.complete(guard(fn, p.err, n.settle))
 }
 
 // Chain returns a future that settles as fn(v) does, once f succeeds with v:

@@ -19,7 +19,8 @@ import (
 // and runs under the context of its own submission, so that one failed or
 // cancelled caller cannot fail or cancel another's work.
 //
-// The zero Executor is valid and has no limit.
+// The zero Executor is valid and has no limit. An Executor must not be
+// copied after first use.
 type Executor struct {
 	g     errgroup.Group
 	limit int

@@ -112,6 +112,10 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	if f.settled.Load() {
 		return f.val, f.err
 	}
+	if done == nil { // a receive costs less than a select
+		<-f.wait()
+		return f.val, f.err
+	}
 	select {
 	case <-f.wait():
 		return f.val, f.err

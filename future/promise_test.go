@@ -104,3 +104,22 @@ func TestPromiseOnDemandPanic(t *testing.T) {
 	_, err := p.Await(context.Background())
 	requirePanic(t, err, "on demand", "TestPromiseOnDemandPanic")
 }
+
+func TestPromiseConcurrentSettleFirstWins(t *testing.T) {
+	p, settle := future.NewPromise[int](nil)
+	derived := p.Then(func(v int) (int, error) { return v, nil })
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			settle(i, nil)
+		}()
+	}
+	wg.Wait()
+	v, err := p.Await(context.Background())
+	require.NoError(t, err)
+	w, err := derived.Await(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, v, w, "the derived future saw the one result that won")
+}
