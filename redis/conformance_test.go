@@ -1,0 +1,70 @@
+package redis_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/atomicsession/atomicsession/internal/testenv"
+	"github.com/atomicsession/atomicsession/redis"
+	"github.com/atomicsession/atomicsession/session"
+	"github.com/atomicsession/atomicsession/sessiontest"
+)
+
+// client returns a client of the test Redis, closed when t ends.
+func client(t testing.TB) *goredis.Client {
+	opt, err := goredis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.ContextTimeoutEnabled = true
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T) session.Store {
+		return redis.NewStore(client(t), redis.WithPrefix(testenv.RedisPrefix(t)))
+	})
+}
+
+// TestConformanceTwoInstances runs the suite on two Stores with their own
+// clients sharing one Redis, as two app instances would, each call going
+// to the next instance in turn.
+func TestConformanceTwoInstances(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T) session.Store {
+		prefix := testenv.RedisPrefix(t)
+		return &twoInstances{stores: [2]session.Store{
+			redis.NewStore(client(t), redis.WithPrefix(prefix)),
+			redis.NewStore(client(t), redis.WithPrefix(prefix)),
+		}}
+	})
+}
+
+// twoInstances sends each call to the next of its stores in turn.
+type twoInstances struct {
+	stores [2]session.Store
+	calls  atomic.Uint64
+}
+
+func (s *twoInstances) next() session.Store { return s.stores[s.calls.Add(1)%2] }
+
+func (s *twoInstances) Load(ctx context.Context, id string) (session.Doc, error) {
+	return s.next().Load(ctx, id)
+}
+
+func (s *twoInstances) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
+	return s.next().Create(ctx, m, cmds)
+}
+
+func (s *twoInstances) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
+	return s.next().Apply(ctx, id, expires, cmds)
+}
+
+func (s *twoInstances) Delete(ctx context.Context, id string) error {
+	return s.next().Delete(ctx, id)
+}
