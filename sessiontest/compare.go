@@ -26,7 +26,6 @@ var sentinels = []error{
 	session.ErrInvalidValue,
 	session.ErrTooLarge,
 	session.ErrUnavailable,
-	session.ErrDestroyed,
 }
 
 // errOther is the class of an error that wraps none of the sentinels.
@@ -137,6 +136,26 @@ func mapDiff(path string, want, got map[string]any) string {
 		}
 	}
 	return ""
+}
+
+// hasNestedArray reports whether v holds an array directly inside an
+// array, at any depth.
+func hasNestedArray(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if _, ok := e.([]any); ok || hasNestedArray(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if hasNestedArray(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // canonical reports whether v's type is one a Doc may hold.

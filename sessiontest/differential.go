@@ -23,11 +23,14 @@ func (s *suite) testDifferential(t *testing.T, st session.Store) {
 	if !s.cfg.seedSet {
 		seed = time.Now().UnixNano()
 	}
-	t.Logf("seed %d; replay with sessiontest.WithSeed(%d)", seed, seed)
+	// Sequence i depends only on the seed and i, so a failure replays with
+	// the same seed and at least as many sequences and steps.
+	t.Logf("seed %d, %d sequences × %d steps; replay with sessiontest.WithSeed(%d)",
+		seed, s.cfg.sequences, s.cfg.steps, seed)
 	for seq := range s.cfg.sequences {
 		d := &differ{
 			t: t, st: st, seed: seed, seq: seq,
-			gen: &generator{r: rand.New(rand.NewPCG(uint64(seed), uint64(seq)))},
+			gen: &generator{r: rand.New(rand.NewPCG(uint64(seed), uint64(seq))), flat: s.cfg.flatArrays != ""},
 		}
 		d.run(s.cfg.steps)
 	}
@@ -117,7 +120,8 @@ func (d *differ) where(step int) string {
 // generator makes random commands over a small key space, so that they
 // often meet each other's values, including through dotted paths.
 type generator struct {
-	r *rand.Rand
+	r    *rand.Rand
+	flat bool // no array directly inside an array (WithoutNestedArrays)
 }
 
 // diffPaths is the key space. Inc prefers numberPaths and the array
@@ -168,7 +172,7 @@ func (g *generator) command() session.Command {
 	case n < 11:
 		return push(g.prefer(arrayPaths), g.values(2)...)
 	case n < 12:
-		return pull(g.prefer(arrayPaths), g.pickAny(smallValues()))
+		return pull(g.prefer(arrayPaths), g.small())
 	case n < 13:
 		return pullAll(g.prefer(arrayPaths), g.smalls()...)
 	case n < 15:
@@ -228,11 +232,21 @@ var (
 
 // value returns a random canonical value; depth bounds its nesting.
 func (g *generator) value(depth int) any {
+	return g.valueIn(depth, false)
+}
+
+// valueIn returns a random value; inArray says it is an array element,
+// which must not be an array if g.flat.
+func (g *generator) valueIn(depth int, inArray bool) any {
 	kinds := 7
 	if depth > 0 {
 		kinds = 9
 	}
-	switch g.r.IntN(kinds) {
+	k := g.r.IntN(kinds)
+	if k == 7 && inArray && g.flat {
+		k = 8
+	}
+	switch k {
 	case 0:
 		return nil
 	case 1:
@@ -258,20 +272,30 @@ func (g *generator) value(depth int) any {
 	}
 }
 
-// values returns zero to three random values.
+// values returns zero to three random values, for an array.
 func (g *generator) values(depth int) []any {
 	out := []any{}
 	for range g.r.IntN(4) {
-		out = append(out, g.value(depth))
+		out = append(out, g.valueIn(depth, true))
 	}
 	return out
 }
 
-// smalls returns one to three of smallValues.
+// small returns one of smallValues, not an array if g.flat.
+func (g *generator) small() any {
+	for {
+		v := g.pickAny(smallValues())
+		if _, isArray := v.([]any); !isArray || !g.flat {
+			return v
+		}
+	}
+}
+
+// smalls returns one to three of smallValues, for an array.
 func (g *generator) smalls() []any {
 	var out []any
 	for range 1 + g.r.IntN(3) {
-		out = append(out, g.pickAny(smallValues()))
+		out = append(out, g.small())
 	}
 	return out
 }

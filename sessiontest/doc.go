@@ -25,11 +25,14 @@
 //
 //	sessiontest.Run(t, newStore,
 //		sessiontest.Skip("Concurrency", "FerretDB applies operators without a lock across connections"),
+//		sessiontest.WithoutNestedArrays("FerretDB 1.x stores no array inside an array"),
 //		sessiontest.WithSeed(1700000000000000000),
 //		sessiontest.WithConcurrency(8, 25),
 //	)
 //
-// With -short, Run uses smaller sizes by default (see the options).
+// With -short, Run uses smaller sizes by default (see the options). The
+// default sizes take about a second on the memory store; a store doing
+// tens of milliseconds per update wants -short or WithConcurrency.
 //
 // # What it checks
 //

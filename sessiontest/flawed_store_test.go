@@ -2,6 +2,7 @@ package sessiontest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -31,7 +32,31 @@ const (
 	flawCreateOverwrites = "createOverwrites" // Create replaces an existing session
 	flawIntsAsFloats     = "intsAsFloats"     // integers come back as float64
 	flawAddToSetPushes   = "addToSetPushes"   // $addToSet adds duplicates
+	flawNoNestedArrays   = "noNestedArrays"   // rejects arrays in arrays, as FerretDB 1.x
 )
+
+// errNestedArrays is the error of flawNoNestedArrays.
+var errNestedArrays = errors.New("nested arrays are not supported")
+
+func nestedArray(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if _, ok := e.([]any); ok || nestedArray(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if nestedArray(e) {
+				return true
+			}
+		}
+	case session.Doc:
+		return nestedArray(map[string]any(x))
+	}
+	return false
+}
 
 func newFlawedStore(flaw string) *flawedStore {
 	return &flawedStore{flaw: flaw, docs: map[string]session.Doc{}}
@@ -106,6 +131,9 @@ func (s *flawedStore) Create(ctx context.Context, m session.Meta, cmds []session
 		return nil, fmt.Errorf("create %s: %w", m.ID, session.ErrConflict)
 	}
 	doc, err := session.ApplyCommands(m.Doc(), cmds)
+	if err == nil && s.flaw == flawNoNestedArrays && nestedArray(doc) {
+		err = errNestedArrays
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", m.ID, err)
 	}
@@ -132,6 +160,9 @@ func (s *flawedStore) Apply(ctx context.Context, id string, expires time.Time, c
 		return nil, fmt.Errorf("apply %s: %w", id, session.ErrNotFound)
 	}
 	doc, err := s.apply(id, d, cmds)
+	if err == nil && s.flaw == flawNoNestedArrays && nestedArray(doc) {
+		err = errNestedArrays
+	}
 	if err != nil {
 		return nil, fmt.Errorf("apply %s: %w", id, err)
 	}

@@ -63,3 +63,39 @@ func TestGeneratorPrepares(t *testing.T) {
 		t.Errorf("%d of 1000 generated commands fail PrepareCommand; want at most 20", bad)
 	}
 }
+
+// TestGeneratorFlat checks that with WithoutNestedArrays no command, and no
+// document the commands make, holds an array inside an array, while arrays
+// are still made.
+func TestGeneratorFlat(t *testing.T) {
+	g := &generator{r: rand.New(rand.NewPCG(5, 6)), flat: true}
+	arrays := 0
+	for range 20 {
+		model := session.Doc{}
+		for range 100 {
+			b := g.batch()
+			for _, c := range b {
+				if hasNestedArray(c.Value) || hasNestedArray(c.Values) {
+					t.Fatalf("command %s holds a nested array", showCommands([]session.Command{c}))
+				}
+				if _, ok := c.Value.([]any); ok && c.Op == session.OpPull {
+					t.Fatalf("command %s pulls an array", showCommands([]session.Command{c}))
+				}
+			}
+			if ref, err := session.ApplyCommands(model, b); err == nil {
+				model = ref
+			}
+			if hasNestedArray(map[string]any(model)) {
+				t.Fatalf("after %s the document holds a nested array: %s", showCommands(b), showUser(model))
+			}
+		}
+		for _, v := range model {
+			if _, ok := v.([]any); ok {
+				arrays++
+			}
+		}
+	}
+	if arrays < 10 {
+		t.Errorf("only %d top-level arrays in 20 final documents; flat mode should still make arrays", arrays)
+	}
+}

@@ -20,6 +20,7 @@ func TestCorrectStorePasses(t *testing.T) {
 const (
 	envFlaw = "SESSIONTEST_FLAW"
 	envSkip = "SESSIONTEST_SKIP"
+	envFlat = "SESSIONTEST_FLAT"
 )
 
 // TestFlawed runs the suite on the flawed store named by $SESSIONTEST_FLAW,
@@ -33,15 +34,18 @@ func TestFlawed(t *testing.T) {
 	if name := os.Getenv(envSkip); name != "" {
 		opts = append(opts, sessiontest.Skip(name, "reason given to Skip"))
 	}
+	if os.Getenv(envFlat) != "" {
+		opts = append(opts, sessiontest.WithoutNestedArrays("reason given to WithoutNestedArrays"))
+	}
 	sessiontest.Run(t, func(*testing.T) session.Store { return newFlawedStore(flaw) }, opts...)
 }
 
 // runFlawed runs TestFlawed/group in a child process and returns its
 // output and whether it passed.
-func runFlawed(t *testing.T, flaw, skip, group string) (string, bool) {
+func runFlawed(t *testing.T, flaw, skip, group string, env ...string) (string, bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFlawed$/^"+group+"$", "-test.v", "-test.short", "-test.count=1")
-	cmd.Env = append(os.Environ(), envFlaw+"="+flaw, envSkip+"="+skip)
+	cmd.Env = append(append(os.Environ(), envFlaw+"="+flaw, envSkip+"="+skip), env...)
 	out, err := cmd.CombinedOutput()
 	if _, isExit := err.(*exec.ExitError); err != nil && !isExit {
 		t.Fatalf("running the child test: %v", err)
@@ -70,6 +74,8 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{flawIntsAsFloats, "Values", []string{"Values/BeyondFloatPrecision", "Values/MaxInt64", "Values/All"}},
 		{flawAddToSetPushes, "Operators", []string{"Operators/AddToSet/Present", "Operators/AddToSet/EachOnce"}},
 		{flawAddToSetPushes, "Differential", []string{"Differential/Random"}},
+		{flawNoNestedArrays, "Values", []string{"Values/Array", "Values/All"}},
+		{flawNoNestedArrays, "Operators", []string{"Operators/Push/Append", "Operators/Pull/Array"}},
 	}
 	for _, c := range cases {
 		t.Run(c.flaw+"/"+c.group, func(t *testing.T) {
@@ -114,4 +120,22 @@ func TestSkip(t *testing.T) {
 			t.Errorf("Skip of an unknown subtest did not fail the run:\n%s", out)
 		}
 	})
+}
+
+// TestWithoutNestedArrays: a store that rejects arrays in arrays passes
+// with WithoutNestedArrays, which skips only the cases that need them.
+func TestWithoutNestedArrays(t *testing.T) {
+	out, passed := runFlawed(t, flawNoNestedArrays, "", ".*", envFlat+"=1")
+	if !passed {
+		t.Fatalf("the suite failed a store without nested arrays despite WithoutNestedArrays:\n%s", out)
+	}
+	for _, want := range []string{
+		"--- SKIP: TestFlawed/Values/Array ", "--- PASS: TestFlawed/Values/All ",
+		"--- SKIP: TestFlawed/Operators/Pull/Array ", "--- PASS: TestFlawed/Operators/Pull/Value ",
+		"--- PASS: TestFlawed/Differential/Random ", "reason given to WithoutNestedArrays",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
 }
