@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	goredis "github.com/redis/go-redis/v9"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/atomicsession/atomicsession/memory"
+	mongostore "github.com/atomicsession/atomicsession/mongo"
+	redisstore "github.com/atomicsession/atomicsession/redis"
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// backend is a session database that the libraries share: Redis, the
+// MongoDB-wire server, or process memory.
+type backend struct {
+	Name string // as printed, such as "Redis 7.0.15"
+	Key  string // short name: "redis", "mongo", "memory"
+	// SharedConn says that app instances in one process must share one
+	// client (one connection) to stay correct; see sharedInstances.
+	SharedConn bool
+	// connect returns a new client of the backend with its own traffic
+	// counter, on the collections or key prefix of namespace ns: clients
+	// of one namespace see the same sessions.
+	connect func(ctx context.Context, ns string) (*storeConn, error)
+}
+
+// storeConn is one client of a backend and the stores of both store-backed
+// libraries over it; a scenario uses one of them.
+type storeConn struct {
+	traffic *traffic // nil when the backend is process memory
+	atomic  session.Store
+	scs     scs.Store
+	close   func() error
+}
+
+// Close disconnects the client.
+func (c *storeConn) Close() error {
+	if c.close == nil {
+		return nil
+	}
+	return c.close()
+}
+
+// namespaceSeq numbers namespaces, so that scenarios do not see each
+// other's sessions.
+var namespaceSeq atomic.Int64
+
+// newNamespace returns a namespace no other client of this run uses.
+func newNamespace() string { return "ns" + strconv.FormatInt(namespaceSeq.Add(1), 10) }
+
+// mongoPoolSize is the connection pool of every benchmark client of the
+// MongoDB-wire server. FerretDB 1.x applies update operators as
+// read-modify-write without a lock across connections, so concurrent
+// updates of one document from two connections can lose writes; with one
+// connection per client the server serializes them. Both libraries get the
+// same pool, for fairness.
+const mongoPoolSize = 1
+
+// mongoBackend returns the backend of the MongoDB-wire server at uri.
+// Every connect gives a client with a pool of mongoPoolSize connections.
+func mongoBackend(uri, name string) backend {
+	return backend{Name: name, Key: "mongo", SharedConn: true, connect: func(ctx context.Context, ns string) (*storeConn, error) {
+		return connectMongo(ctx, uri, ns)
+	}}
+}
+
+func connectMongo(ctx context.Context, uri, ns string) (*storeConn, error) {
+	t := &traffic{}
+	opts := options.Client().ApplyURI(uri).
+		SetMaxPoolSize(mongoPoolSize).
+		SetServerSelectionTimeout(20 * time.Second).
+		SetMonitor(mongoMonitor(t))
+	client, err := driver.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", uri, err)
+	}
+	if err := client.Ping(ctx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("ping %s: %w", uri, err)
+	}
+	db := client.Database("atomicsession_bench")
+	return &storeConn{
+		traffic: t,
+		atomic:  mongostore.NewStore(db.Collection(ns + "_atomicsession")),
+		scs:     &scsMongoStore{coll: db.Collection(ns + "_scs")},
+		close:   func() error { return client.Disconnect(context.Background()) },
+	}, nil
+}
+
+// redisBackend returns the backend of the Redis server at addr. Every
+// connect gives a client with go-redis' default pool.
+func redisBackend(addr, name string) backend {
+	return backend{Name: name, Key: "redis", connect: func(ctx context.Context, ns string) (*storeConn, error) {
+		return connectRedis(ctx, addr, "bench:"+ns+":")
+	}}
+}
+
+func connectRedis(ctx context.Context, addr, prefix string) (*storeConn, error) {
+	t := &traffic{}
+	client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	client.AddHook(redisHook{t})
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("ping redis at %s: %w", addr, err)
+	}
+	return &storeConn{
+		traffic: t,
+		atomic:  redisstore.NewStore(client, redisstore.WithPrefix(prefix+"atomicsession:")),
+		scs:     &scsRedisStore{client: client, prefix: prefix + "scs:"},
+		close:   client.Close,
+	}, nil
+}
+
+// memoryBackend returns a backend in process memory: every connect gives
+// the same two stores, as two app instances of one process would share.
+// It serves the tests; it counts no traffic.
+func memoryBackend() (backend, func()) {
+	conn := &storeConn{
+		atomic: memory.NewStore(memory.WithSweepInterval(0)),
+		scs:    memstore.NewWithCleanupInterval(0),
+	}
+	b := backend{Name: "memory", Key: "memory", connect: func(context.Context, string) (*storeConn, error) {
+		return &storeConn{atomic: conn.atomic, scs: conn.scs}, nil
+	}}
+	return b, func() { _ = conn.atomic.(*memory.Store).Close() }
+}
+
+// connectPair returns the store clients of two app instances on b that see
+// the same sessions: two clients of their own, or one client for both when
+// shared is true.
+func connectPair(ctx context.Context, b backend, shared bool) ([2]*storeConn, func(), error) {
+	ns := newNamespace()
+	first, err := b.connect(ctx, ns)
+	if err != nil {
+		return [2]*storeConn{}, nil, err
+	}
+	if shared {
+		return [2]*storeConn{first, first}, func() { _ = first.Close() }, nil
+	}
+	second, err := b.connect(ctx, ns)
+	if err != nil {
+		_ = first.Close()
+		return [2]*storeConn{}, nil, err
+	}
+	return [2]*storeConn{first, second}, func() { _ = errors.Join(first.Close(), second.Close()) }, nil
+}

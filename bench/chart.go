@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"strings"
+)
+
+// bar is one bar of a chart panel.
+type bar struct {
+	Label string
+	Value float64
+	Text  string // the value as printed next to the bar
+	Color string
+}
+
+// panel is one horizontal bar chart with its own scale.
+type panel struct {
+	Title string
+	Bars  []bar
+}
+
+// Chart geometry, in SVG user units.
+const (
+	chartWidth  = 1000
+	labelWidth  = 360
+	barArea     = 420
+	barHeight   = 18
+	barGap      = 6
+	titleHeight = 34
+	panelGap    = 18
+)
+
+func libColor(lib string) string {
+	switch lib {
+	case libAtomic:
+		return "#2563eb"
+	case libSCS:
+		return "#f59e0b"
+	}
+	return "#6b7280"
+}
+
+// writeSVG draws panels one under another, each bar scaled to its panel's
+// largest value.
+func writeSVG(w io.Writer, title, subtitle string, panels []panel) error {
+	height := 70
+	for _, p := range panels {
+		height += titleHeight + len(p.Bars)*(barHeight+barGap) + panelGap
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="13">`+"\n",
+		chartWidth, height, chartWidth, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="16" y="28" font-size="18" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
+	fmt.Fprintf(&b, `<text x="16" y="50" fill="#555555">%s</text>`+"\n", html.EscapeString(subtitle))
+	y := 70
+	for _, p := range panels {
+		y = drawPanel(&b, p, y)
+	}
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func drawPanel(b *strings.Builder, p panel, y int) int {
+	fmt.Fprintf(b, `<text x="16" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", y+22, html.EscapeString(p.Title))
+	y += titleHeight
+	top := 0.0
+	for _, br := range p.Bars {
+		top = max(top, br.Value)
+	}
+	for _, br := range p.Bars {
+		width := 0.0
+		if top > 0 {
+			width = br.Value / top * barArea
+		}
+		if br.Value > 0 && width < 1 {
+			width = 1
+		}
+		fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", labelWidth-8, y+barHeight-4, html.EscapeString(br.Label))
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", labelWidth, y, width, barHeight, br.Color)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" fill="#333333">%s</text>`+"\n", float64(labelWidth)+width+6, y+barHeight-4, html.EscapeString(br.Text))
+		y += barHeight + barGap
+	}
+	return y + panelGap
+}
+
+// chartPanels turns a run's results into the chart's panels.
+func chartPanels(res results, cfg config) []panel {
+	var out []panel
+	kept := panel{Title: fmt.Sprintf("Lost updates: increments kept of those acknowledged (%d clients × %d, two instances)", cfg.Lost.Clients, cfg.Lost.PerClient)}
+	for _, r := range res.Lost {
+		if r.Kind != lostIncrements || r.Err != nil {
+			continue
+		}
+		label := r.Library + " · " + r.Backend
+		if strings.HasSuffix(r.Setup, unsharedConns) {
+			label += " (" + unsharedConns + ")"
+		}
+		kept.Bars = append(kept.Bars, bar{label, float64(r.Kept), fmt.Sprintf("%s of %s kept (%s lost)", count(int64(r.Kept)), count(int64(r.Expected)), percent(r.Lost(), r.Expected)), libColor(r.Library)})
+	}
+	out = append(out, kept)
+	tput := panel{Title: fmt.Sprintf("Throughput, requests/s: read one key + write one key, %d clients", cfg.Tput.Clients)}
+	for _, r := range res.Tput {
+		if r.Err != nil {
+			continue
+		}
+		tput.Bars = append(tput.Bars, bar{r.Library + " · " + r.Backend + " · " + sizeName(r.Size), r.RPS(),
+			fmt.Sprintf("%s req/s, p99 %s", count(int64(r.RPS()+0.5)), ms(r.P99)), libColor(r.Library)})
+	}
+	out = append(out, tput)
+	largest := cfg.Sizes[len(cfg.Sizes)-1]
+	sent := panel{Title: fmt.Sprintf("Bytes sent to the store for a one-key write on a %s session", sizeName(largest))}
+	untouched := panel{Title: "Store round trips for a request that does not touch its session"}
+	for _, r := range res.Trips {
+		if r.Err != nil || r.Backend == cookieOnly {
+			continue
+		}
+		if r.Request == "one write" && r.Size == largest {
+			sent.Bars = append(sent.Bars, bar{r.Library + " · " + r.Backend, r.Traffic.Sent, count(int64(r.Traffic.Sent+0.5)) + " bytes", libColor(r.Library)})
+		}
+		if r.Request == "untouched, with cookie" && r.Size == cfg.Sizes[0] {
+			untouched.Bars = append(untouched.Bars, bar{r.Library + " · " + r.Backend, r.Traffic.Trips, plural(r.Traffic.Trips, "round trip"), libColor(r.Library)})
+		}
+	}
+	return append(out, sent, untouched)
+}
+
+// plural formats n and noun, adding "s" unless n is 1.
+func plural(n float64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return countf(n) + " " + noun + "s"
+}

@@ -1,0 +1,158 @@
+// Command bench measures atomicsession against SCS v2.9.0 and
+// gorilla/sessions v1.4.0, side by side, on the same servers, in one run:
+// lost updates under concurrency, throughput and latency, store round trips
+// and bytes per request, and the cost of futures.
+//
+// Run it from this directory:
+//
+//	cd bench && go run .              # the default run, a few minutes
+//	cd bench && go run . -quick       # everything in under a minute
+//	cd bench && go run . -out ../docs # also write docs/benchmarks.svg and docs/benchmarks-results.md
+//
+// It starts the servers it needs and stops them: an embedded FerretDB
+// (MongoDB wire protocol, SQLite backend) in a temporary directory, and a
+// redis-server child on a free loopback port with persistence off. Without
+// redis-server in PATH it says so and skips the Redis rows.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command's flags.
+type cmdOptions struct {
+	Quick bool
+	Out   string
+	Only  map[string]bool
+}
+
+// scenarios are the names -only accepts, in the order they run.
+var scenarios = []string{"lost", "throughput", "trips", "futures"}
+
+func parseFlags(args []string, stderr io.Writer) (cmdOptions, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o cmdOptions
+	var only string
+	fs.BoolVar(&o.Quick, "quick", false, "run everything in under 60 seconds (shorter windows, fewer repetitions)")
+	fs.StringVar(&o.Out, "out", "", "also write benchmarks.svg and benchmarks-results.md into this `directory`")
+	fs.StringVar(&only, "only", "", "run only these comma-separated scenarios: lost, throughput, trips, futures")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	sel, err := parseOnly(only)
+	o.Only = sel
+	return o, err
+}
+
+func parseOnly(s string) (map[string]bool, error) {
+	sel := map[string]bool{}
+	if s == "" {
+		for _, n := range scenarios {
+			sel[n] = true
+		}
+		return sel, nil
+	}
+	for _, n := range splitComma(s) {
+		known := false
+		for _, k := range scenarios {
+			known = known || k == n
+		}
+		if !known {
+			return nil, fmt.Errorf("-only: unknown scenario %q (want some of %v)", n, scenarios)
+		}
+		sel[n] = true
+	}
+	return sel, nil
+}
+
+func splitComma(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			if i > start {
+				out = append(out, s[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	opts, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runBench(ctx, opts, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
+
+func runBench(ctx context.Context, opts cmdOptions, stdout, stderr io.Writer) error {
+	began := time.Now()
+	cfg := defaultConfig()
+	if opts.Quick {
+		cfg = quickConfig()
+	}
+	env, backends, stopServers, err := startBackends(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer stopServers()
+	env.Mode = "default"
+	if opts.Quick {
+		env.Mode = "-quick"
+	}
+	env.write(stdout)
+	h := &harness{cfg: cfg, backends: backends, out: stdout}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"lost", h.lostUpdates}, {"throughput", h.throughput}, {"trips", h.roundTrips}, {"futures", h.futures},
+	}
+	for _, s := range steps {
+		if !opts.Only[s.name] {
+			continue
+		}
+		t0 := time.Now()
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Fprintf(stdout, "  (%s took %.1f s)\n", s.name, time.Since(t0).Seconds())
+	}
+	env.Took = time.Since(began)
+	fmt.Fprintf(stdout, "\nTotal: %.1f s, servers included.\n", env.Took.Seconds())
+	if opts.Out != "" {
+		if err := writeOutputs(opts.Out, env, h); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Wrote %s and %s.\n", svgPath(opts.Out), mdPath(opts.Out))
+	}
+	return nil
+}

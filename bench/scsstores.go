@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	goredis "github.com/redis/go-redis/v9"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// SCS's own MongoDB and Redis stores are not on the module proxy, so the
+// benchmark carries these two: each is what such a store does, one command
+// per call, with no extra work.
+
+// scsMongoStore is an scs.CtxStore over a MongoDB collection: one document
+// {_id: token, data: <gob>, expiry: <date>} per session.
+type scsMongoStore struct {
+	coll *driver.Collection
+}
+
+var _ scs.CtxStore = (*scsMongoStore)(nil)
+
+// FindCtx returns the data of the live session token: one find command.
+// If the token does not exist or has expired then found is false and err
+// nil.
+func (s *scsMongoStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var doc struct {
+		Data []byte `bson:"data"`
+	}
+	filter := bson.D{{Key: "_id", Value: token}, {Key: "expiry", Value: bson.D{{Key: "$gt", Value: time.Now()}}}}
+	err := s.coll.FindOne(ctx, filter).Decode(&doc)
+	if errors.Is(err, driver.ErrNoDocuments) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("scs mongo store: find: %w", err)
+	}
+	return doc.Data, true, nil
+}
+
+// CommitCtx writes the whole session, replacing what was there: one
+// update command with upsert.
+func (s *scsMongoStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "data", Value: b}, {Key: "expiry", Value: expiry}}}}
+	_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: token}}, update, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("scs mongo store: commit: %w", err)
+	}
+	return nil
+}
+
+// DeleteCtx removes the session token. If it does not exist then DeleteCtx
+// is a no-op and returns nil.
+func (s *scsMongoStore) DeleteCtx(ctx context.Context, token string) error {
+	if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: token}}); err != nil {
+		return fmt.Errorf("scs mongo store: delete: %w", err)
+	}
+	return nil
+}
+
+// Find is FindCtx with a background context.
+func (s *scsMongoStore) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+// Commit is CommitCtx with a background context.
+func (s *scsMongoStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete is DeleteCtx with a background context.
+func (s *scsMongoStore) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}
+
+// scsRedisStore is an scs.CtxStore over Redis: one string key per session
+// holding the encoded session, with the session's expiry as the key's.
+type scsRedisStore struct {
+	client goredis.UniversalClient
+	prefix string
+}
+
+var _ scs.CtxStore = (*scsRedisStore)(nil)
+
+// FindCtx returns the data of session token: one GET. If the key does not
+// exist (Redis removes expired keys) then found is false and err nil.
+func (s *scsRedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	b, err := s.client.Get(ctx, s.prefix+token).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("scs redis store: find: %w", err)
+	}
+	return b, true, nil
+}
+
+// CommitCtx writes the whole session, replacing what was there, with its
+// expiry: one SET with PXAT.
+func (s *scsRedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	err := s.client.SetArgs(ctx, s.prefix+token, b, goredis.SetArgs{ExpireAt: expiry}).Err()
+	if err != nil {
+		return fmt.Errorf("scs redis store: commit: %w", err)
+	}
+	return nil
+}
+
+// DeleteCtx removes session token with one DEL. If it does not exist then
+// DeleteCtx is a no-op and returns nil.
+func (s *scsRedisStore) DeleteCtx(ctx context.Context, token string) error {
+	if err := s.client.Del(ctx, s.prefix+token).Err(); err != nil {
+		return fmt.Errorf("scs redis store: delete: %w", err)
+	}
+	return nil
+}
+
+// Find is FindCtx with a background context.
+func (s *scsRedisStore) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+// Commit is CommitCtx with a background context.
+func (s *scsRedisStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete is DeleteCtx with a background context.
+func (s *scsRedisStore) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}

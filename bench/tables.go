@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+func lostTable(rs []lostResult, cfg lostConfig) *table {
+	t := &table{
+		Title:  "Lost updates: two app instances on one store, one session cookie shared by concurrent clients",
+		Header: []string{"scenario", "library", "store", "instances → store", "requests ok", "expected", "kept", "lost", "lost %", "time", "detail"},
+		Align:  "llllrrrrrrl",
+		Notes: []string{
+			fmt.Sprintf("increments: %d clients × %d requests of n += 1, alternating between the two instances; expected = increments answered 200, kept = n read back.", cfg.Clients, cfg.PerClient),
+			fmt.Sprintf("own keys: %d clients each set a key of their own %d times (values 1..%d) in the same session; expected = keys whose last write was answered 200, kept = keys read back with their last value.", cfg.Clients, cfg.PerClient, cfg.PerClient),
+			"The clients share one cookie as tabs of one browser do: each response's Set-Cookie replaces it. gorilla keeps the session in that cookie, so its lost updates are responses overwriting each other's cookie.",
+		},
+	}
+	for _, r := range rs {
+		if strings.HasSuffix(r.Setup, unsharedConns) {
+			t.Notes = append(t.Notes, "\""+unsharedConns+"\" rows: each instance has its own client, so the updates reach FerretDB over two connections. FerretDB 1.x applies update operators as read-modify-write without a lock across connections, so the server itself loses updates that a real MongoDB applies atomically. The other FerretDB rows share one connection, which the server serializes.")
+			break
+		}
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			t.add(string(r.Kind), r.Library, r.Backend, r.Setup, errCell(r.Err))
+			continue
+		}
+		detail := ""
+		if r.Kind == lostOwnKeys {
+			detail = strconv.Itoa(r.Present) + " keys present"
+		}
+		if r.OK < r.Requests {
+			if detail != "" {
+				detail += "; "
+			}
+			detail += fmt.Sprintf("%d failed: %.80s", r.Requests-r.OK, r.FirstErr)
+		}
+		t.add(string(r.Kind), r.Library, r.Backend, r.Setup,
+			count(int64(r.OK))+"/"+count(int64(r.Requests)),
+			count(int64(r.Expected)), count(int64(r.Kept)), count(int64(r.Lost())), percent(r.Lost(), r.Expected),
+			strconv.FormatFloat(r.Took.Seconds(), 'f', 1, 64)+" s", detail)
+	}
+	return t
+}
+
+func tputTable(rs []tputResult, cfg config) *table {
+	t := &table{
+		Title:  fmt.Sprintf("Throughput and latency: read one key + write one key, %d clients, each with a session of its own", cfg.Tput.Clients),
+		Header: []string{"store", "session", "library", "req/s", "rounds (req/s)", "p50", "p99", "failed", "req/s ours/SCS", "p99 ours/SCS"},
+		Align:  "lllrrrrrrr",
+		Notes: []string{
+			fmt.Sprintf("Each row: %d round(s), each %v of warm-up and %v measured; the rounds run every row in turn. req/s is the median round; p50 and p99 are over every request of every round. Over HTTP on loopback (httptest servers), one app instance, a new store client per round; the load generator, the app and the servers share the machine's cores.", max(cfg.Tput.Rounds, 1), cfg.Tput.Warmup, cfg.Tput.Duration),
+			"Ratios are atomicsession over SCS from this same run: above ×1 req/s and below ×1 p99 favour atomicsession.",
+			fmt.Sprintf("gorilla runs without a store and only up to %s: a cookie holds at most 4096 bytes.", sizeName(cfg.GorillaMaxSize)),
+		},
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			t.add(r.Backend, sizeName(r.Size), r.Library, errCell(r.Err))
+			continue
+		}
+		var rounds []string
+		for _, x := range r.Rounds {
+			rounds = append(rounds, count(int64(x+0.5)))
+		}
+		reqRatio, p99Ratio := "", ""
+		if r.Library == libAtomic {
+			if s, ok := findTput(rs, libSCS, r.Backend, r.Size); ok {
+				reqRatio = ratio(r.RPS(), s.RPS())
+				p99Ratio = ratio(float64(r.P99), float64(s.P99))
+			}
+		}
+		t.add(r.Backend, sizeName(r.Size), r.Library, count(int64(r.RPS()+0.5)), strings.Join(rounds, " "), ms(r.P50), ms(r.P99),
+			strconv.Itoa(r.Failed), reqRatio, p99Ratio)
+	}
+	return t
+}
+
+func findTput(rs []tputResult, lib, backend string, size int) (tputResult, bool) {
+	for _, r := range rs {
+		if r.Library == lib && r.Backend == backend && r.Size == size && r.Err == nil {
+			return r, true
+		}
+	}
+	return tputResult{}, false
+}
+
+func tripsTable(rs []tripResult) *table {
+	t := &table{
+		Title:  "Store round trips and bytes per request, on a session that exists",
+		Header: []string{"store", "session", "request", "library", "round trips", "commands", "bytes sent", "bytes received", "Set-Cookie bytes", "sent ours/SCS"},
+		Align:  "llllrrrrrr",
+		Notes: []string{
+			"Counted by wrapping each library's store client the same way: MongoDB with a mongo-driver event.CommandMonitor (command and reply document sizes), Redis with a go-redis Hook (RESP bytes written) and a counting connection (bytes read). Driver handshakes and heartbeats are not counted.",
+			"one write: sets one key without reading; read + 4 commands: reads a key, then a = v, b = v, c += 1, d = \"x\".",
+			"Set-Cookie bytes are what the response sends to the browser; gorilla's session travels there instead of to a store.",
+		},
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			t.add(r.Backend, sizeName(r.Size), r.Request, r.Library, errCell(r.Err))
+			continue
+		}
+		sentRatio := ""
+		if r.Library == libAtomic {
+			if s, ok := findTrip(rs, libSCS, r.Backend, r.Size, r.Request); ok {
+				sentRatio = ratio(r.Traffic.Sent, s.Traffic.Sent)
+			}
+		}
+		t.add(r.Backend, sizeName(r.Size), r.Request, r.Library, countf(r.Traffic.Trips), countf(r.Traffic.Cmds),
+			count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5)), count(int64(r.Cookie+0.5)), sentRatio)
+	}
+	return t
+}
+
+func findTrip(rs []tripResult, lib, backend string, size int, req string) (tripResult, bool) {
+	for _, r := range rs {
+		if r.Library == lib && r.Backend == backend && r.Size == size && r.Request == req && r.Err == nil {
+			return r, true
+		}
+	}
+	return tripResult{}, false
+}
+
+func futuresTable(rs []futureResult) *table {
+	t := &table{
+		Title:  "Futures: three steps of work (source, +1, +1), awaited",
+		Header: []string{"how", "ns/op", "allocs/op", "× goroutine + channel"},
+		Align:  "lrrr",
+		Notes:  []string{"Measured in this process as testing.B does: the count per round grows until a round takes the target time; allocations from runtime.MemStats."},
+	}
+	var base float64
+	for _, r := range rs {
+		if r.Name == "goroutine + channel" && r.Err == nil {
+			base = r.NsOp
+		}
+	}
+	for _, r := range rs {
+		if r.Err != nil {
+			t.add(r.Name, errCell(r.Err))
+			continue
+		}
+		t.add(r.Name, strconv.FormatFloat(r.NsOp, 'f', 0, 64), strconv.FormatFloat(r.Allocs, 'f', 1, 64), ratio(r.NsOp, base))
+	}
+	return t
+}

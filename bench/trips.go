@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strconv"
+)
+
+// tripRequest is one kind of request in the round-trip scenario.
+type tripRequest struct {
+	Name string
+	Path string
+}
+
+// tripRequests are the requests whose store traffic is counted, on a
+// session that exists.
+var tripRequests = []tripRequest{
+	{"untouched, with cookie", routeUntouched},
+	{"read-only", routeRead},
+	{"one write", routeWrite},
+	{"read + 4 commands", routeRead4},
+}
+
+// tripResult is the average store traffic of one kind of request.
+type tripResult struct {
+	Library string
+	Backend string
+	Size    int
+	Request string
+	Traffic trafficAvg
+	Cookie  float64 // bytes of Set-Cookie headers in the response
+	Err     error
+}
+
+// trafficAvg is a traffic count averaged over requests.
+type trafficAvg struct {
+	Trips, Cmds, Sent, Recv float64
+}
+
+// runTrips counts, for each of tripRequests, the store round trips,
+// commands and bytes of lib on conn (nil for a cookie-only library) for a
+// session of size bytes, averaged over reps requests, after one request of
+// each kind that is not counted (it loads scripts into Redis).
+func runTrips(ctx context.Context, lib library, conn *storeConn, size, reps int) []tripResult {
+	h, err := lib.newApp(conn)
+	if err != nil {
+		return []tripResult{{Library: lib.Name, Size: size, Err: err}}
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	client := newHTTPClient()
+	defer client.CloseIdleConnections()
+	box := &cookieBox{name: lib.Cookie}
+	if _, err := get(ctx, client, srv.URL, routeFill+"?bytes="+strconv.Itoa(size), box); err != nil {
+		return []tripResult{{Library: lib.Name, Size: size, Err: fmt.Errorf("start the session: %w", err)}}
+	}
+	var out []tripResult
+	for _, req := range tripRequests {
+		res := tripResult{Library: lib.Name, Size: size, Request: req.Name}
+		var sum trafficSnapshot
+		var cookie int
+		for i := -1; i < reps && res.Err == nil; i++ {
+			path := req.Path + "?v=" + strconv.Itoa(i+2)
+			before := conn.snapshot()
+			r, err := get(ctx, client, srv.URL, path, box)
+			if err != nil {
+				res.Err = err
+				break
+			}
+			if i < 0 {
+				continue // the warm-up request
+			}
+			d := conn.snapshot().minus(before)
+			sum = trafficSnapshot{sum.Trips + d.Trips, sum.Cmds + d.Cmds, sum.Sent + d.Sent, sum.Recv + d.Recv}
+			cookie += r.CookieSize
+		}
+		n := float64(max(reps, 1))
+		res.Traffic = trafficAvg{float64(sum.Trips) / n, float64(sum.Cmds) / n, float64(sum.Sent) / n, float64(sum.Recv) / n}
+		res.Cookie = float64(cookie) / n
+		out = append(out, res)
+	}
+	return out
+}
+
+// snapshot returns the traffic of c so far; zero for no client or a
+// client that counts nothing.
+func (c *storeConn) snapshot() trafficSnapshot {
+	if c == nil || c.traffic == nil {
+		return trafficSnapshot{}
+	}
+	return c.traffic.snapshot()
+}
