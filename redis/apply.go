@@ -43,7 +43,9 @@ const maxNativeInc = 1_000_000_000_000_000_000
 // Apply returns the error of session.ApplyCommands (such as
 // session.ErrTypeMismatch) and changes nothing.
 func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
-	if err := s.check(id); err != nil {
+	if err := s.check(id); err == errEmptyID {
+		return nil, fmt.Errorf("redis store: apply to session: %w: %w", err, session.ErrNotFound)
+	} else if err != nil {
 		return nil, fmt.Errorf("redis store: apply to session: %w", err)
 	}
 	exp := expires.UnixMilli()
@@ -126,6 +128,9 @@ func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []sess
 			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 		}
 		created := vals[2].(string) // partialDoc checked the reserved fields
+		if s.beforeWrite != nil {
+			s.beforeWrite()
+		}
 		r, err := s.runApply(ctx, id, now.UnixMilli(), exp, created, checks, ops)
 		if err != nil || r.status != scriptConflict {
 			return r.doc, s.applyStatus(id, r.status, err)
@@ -162,23 +167,12 @@ func (s *Store) runApply(ctx context.Context, id string, now, exp int64, created
 		return applyResult{status: int(r)}, nil
 	case []any:
 		if len(r) > 0 && r[0] == int64(scriptConflict) {
-			return applyResult{status: scriptConflict, current: absentAsNil(r[1:])}, nil
+			return applyResult{status: scriptConflict, current: r[1:]}, nil
 		}
 		doc, err := decodeFields(id, r)
 		return applyResult{status: -1, doc: doc}, err
 	}
 	return applyResult{status: -1}, fmt.Errorf("apply script returned %T", res)
-}
-
-// absentAsNil turns the "" that applyScript returns for an absent field
-// into the nil that HMGET returns.
-func absentAsNil(vals []any) []any {
-	for i, v := range vals {
-		if v == "" {
-			vals[i] = nil
-		}
-	}
-	return vals
 }
 
 // applyStatus turns a final status of runApply into Apply's error.

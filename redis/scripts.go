@@ -49,9 +49,10 @@ return 1
 // It returns 0 if no live session holds the key (nothing changed); if a
 // check failed (another writer came first; nothing changed), the array of 2
 // and the current values of the reserved fields ($expires, $maxAge,
-// $created, $secret) and of the checked fields, "" for absent ones (no
-// encoding is empty), so that the caller can retry at once without reading
-// again; 1 if an "i"
+// $created, $secret) and of the checked fields, nil for absent ones (HGET's
+// false, which unlike nil does not end a Lua array), as HMGET would return
+// them, so that the caller can retry at once without reading again; 1 if an
+// "i"
 // field holds something other than an integer of at most 18 digits, whose
 // sum could leave the int64 range, or a "p" field holds something other
 // than an array (nothing changed: Go applies the batch, and fails it if the
@@ -67,10 +68,10 @@ local n = tonumber(ARGV[4])
 local function conflict()
 	local out = {2}
 	for _, f in ipairs({'$expires', '$maxAge', '$created', '$secret'}) do
-		out[#out + 1] = redis.call('HGET', key, f) or ''
+		out[#out + 1] = redis.call('HGET', key, f)
 	end
 	for j = 5, 4 + 2 * n, 2 do
-		out[#out + 1] = redis.call('HGET', key, ARGV[j]) or ''
+		out[#out + 1] = redis.call('HGET', key, ARGV[j])
 	end
 	return out
 end

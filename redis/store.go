@@ -32,6 +32,8 @@ type Store struct {
 	now        func() time.Time
 	err        error // a configuration error, returned by every method
 
+	beforeWrite func() // tests only: runs between the read and the write of the Go path
+
 	retries   atomic.Uint64
 	fallbacks atomic.Uint64
 }
@@ -109,7 +111,9 @@ var _ session.Store = (*Store)(nil)
 // field is not after now (whether or not Redis has removed it yet), then
 // Load returns an error wrapping session.ErrNotFound. It is one HGETALL.
 func (s *Store) Load(ctx context.Context, id string) (session.Doc, error) {
-	if err := s.check(id); err != nil {
+	if err := s.check(id); err == errEmptyID {
+		return nil, fmt.Errorf("redis store: load session: %w: %w", err, session.ErrNotFound)
+	} else if err != nil {
 		return nil, fmt.Errorf("redis store: load session: %w", err)
 	}
 	h, err := s.client.HGetAll(ctx, s.Key(id)).Result()
@@ -133,9 +137,12 @@ func (s *Store) Load(ctx context.Context, id string) (session.Doc, error) {
 // that writes the whole hash and sets its expiry, and returns the document
 // after. If a live session m.ID exists then Create returns an error
 // wrapping session.ErrConflict and changes nothing; an expired one still in
-// Redis is replaced. m's times are stored at millisecond precision.
+// Redis is replaced. m's times are stored at millisecond precision. An
+// empty m.ID is an error wrapping session.ErrInvalidValue.
 func (s *Store) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
-	if err := s.check(m.ID); err != nil {
+	if err := s.check(m.ID); err == errEmptyID {
+		return nil, fmt.Errorf("redis store: create session: %w: %w", err, session.ErrInvalidValue)
+	} else if err != nil {
 		return nil, fmt.Errorf("redis store: create session: %w", err)
 	}
 	m.Expires = toMillis(m.Expires)
@@ -166,7 +173,9 @@ func (s *Store) Create(ctx context.Context, m session.Meta, cmds []session.Comma
 // Delete removes session id with one DEL. If it does not exist then Delete
 // is a no-op and returns nil.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.check(id); err != nil {
+	if err := s.check(id); err == errEmptyID {
+		return nil // no session has the empty id
+	} else if err != nil {
 		return fmt.Errorf("redis store: delete session: %w", err)
 	}
 	if err := s.client.Del(ctx, s.Key(id)).Err(); err != nil {
@@ -175,14 +184,16 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// check returns the Store's configuration error, or an error for an id
-// that cannot name a session.
+// errEmptyID is the error of a call with an empty session id.
+var errEmptyID = errors.New("empty session id")
+
+// check returns the Store's configuration error, or errEmptyID.
 func (s *Store) check(id string) error {
 	if s.err != nil {
 		return s.err
 	}
 	if id == "" {
-		return fmt.Errorf("empty session id: %w", session.ErrNotFound)
+		return errEmptyID
 	}
 	return nil
 }

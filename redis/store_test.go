@@ -175,9 +175,6 @@ func TestMissingSession(t *testing.T) {
 	if err := s.Delete(ctx, id); err != nil {
 		t.Errorf("Delete of a missing session: %v", err)
 	}
-	if _, err := s.Load(ctx, ""); !errors.Is(err, session.ErrNotFound) {
-		t.Errorf("Load of an empty id: %v, want ErrNotFound", err)
-	}
 }
 
 func TestCreateConflict(t *testing.T) {
@@ -422,5 +419,77 @@ func TestCancelledContext(t *testing.T) {
 	}
 	if u := doc.User(); len(u) != 0 {
 		t.Errorf("cancelled calls changed the session: %v", u)
+	}
+}
+
+// TestConflictRetriesOnWhatTheWriteFound: another writer changes the
+// touched key between the Go path's read and its write; the write is
+// refused and the batch applied again to the new value, not the old one.
+// The session's secret is empty, which must not read as a missing field.
+func TestConflictRetriesOnWhatTheWriteFound(t *testing.T) {
+	s, c := newStore(t)
+	m := newMeta(t)
+	m.Secret = ""
+	if _, err := s.Create(ctx, m, []session.Command{set("c", map[string]any{"n": int64(1)})}); err != nil {
+		t.Fatal(err)
+	}
+	other := NewStore(c, WithPrefix(s.prefix))
+	interfered := 0
+	s.beforeWrite = func() {
+		if interfered < 2 {
+			interfered++
+			if _, err := other.Apply(ctx, m.ID, m.Expires, []session.Command{inc("c.n", int64(10))}); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	doc, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{inc("c.n", int64(100))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(doc, "c.n"); got != int64(121) {
+		t.Errorf("c.n = %#v, want 121", got)
+	}
+	if doc[session.FieldSecret] != "" {
+		t.Errorf("secret = %#v, want empty", doc[session.FieldSecret])
+	}
+	if st := s.Stats(); st.Retries != 2 {
+		t.Errorf("Stats = %+v, want 2 retries", st)
+	}
+}
+
+func TestMaxRetries(t *testing.T) {
+	s, c := newStore(t, WithMaxRetries(3))
+	m := create(t, s)
+	other := NewStore(c, WithPrefix(s.prefix))
+	s.beforeWrite = func() {
+		if _, err := other.Apply(ctx, m.ID, m.Expires, []session.Command{set("c.n", time.Now().String())}); err != nil {
+			t.Error(err)
+		}
+	}
+	_, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("c.x", true)})
+	if !errors.Is(err, session.ErrUnavailable) {
+		t.Errorf("Apply under endless contention: %v, want ErrUnavailable", err)
+	}
+	if st := s.Stats(); st.Retries != 3 {
+		t.Errorf("Stats = %+v, want 3 retries", st)
+	}
+}
+
+func TestEmptyID(t *testing.T) {
+	s, _ := newStore(t)
+	if _, err := s.Load(ctx, ""); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Load: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Apply(ctx, "", time.Now().Add(time.Hour), nil); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Apply: %v, want ErrNotFound", err)
+	}
+	m := newMeta(t)
+	m.ID = ""
+	if _, err := s.Create(ctx, m, nil); !errors.Is(err, session.ErrInvalidValue) {
+		t.Errorf("Create: %v, want ErrInvalidValue", err)
+	}
+	if err := s.Delete(ctx, ""); err != nil {
+		t.Errorf("Delete: %v, want nil", err)
 	}
 }
