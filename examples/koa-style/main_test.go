@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/atomicsession/atomicsession/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := testenv.Run(m) // stops the redis-server child, if a test started it
+	if code == 0 {
+		if err := goleak.Find(
+			// FerretDB's SQLite pools keep database/sql's connection
+			// opener for the life of the process.
+			goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// logBuffer collects the app's log for assertions and failure messages.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runningApp is run() serving in the background.
+type runningApp struct {
+	url  string
+	log  *logBuffer
+	stop func() error
+}
+
+// startRun runs the app as main does, on a free loopback port with data
+// directory dir and the environment env (nothing else of the process's),
+// and stops it at the end of the test if the test did not.
+func startRun(t *testing.T, dir string, env map[string]string, args ...string) *runningApp {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &logBuffer{}
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	args = append([]string{"-addr", "127.0.0.1:0", "-data", dir}, args...)
+	getenv := func(k string) string { return env[k] }
+	go func() { errc <- run(ctx, args, getenv, log, func(url string) { ready <- url }) }()
+	var once sync.Once
+	var stopErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			stopErr = <-errc
+		})
+		return stopErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stop the app: %v\n%s", err, log)
+		}
+	})
+	select {
+	case url := <-ready:
+		return &runningApp{url: url, log: log, stop: stop}
+	case err := <-errc:
+		once.Do(func() { stopErr = err })
+		t.Fatalf("run: %v\n%s", err, log)
+	}
+	return nil
+}
+
+var viewsRe = regexp.MustCompile(`id="views">(\d+)<`)
+
+// visit GETs the app's / with client and returns the visit count shown.
+func visit(t *testing.T, client *http.Client, base string) string {
+	t.Helper()
+	v := &visitor{t: t, base: strings.TrimSuffix(base, "/"), client: client}
+	body := v.home()
+	m := viewsRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no visit count in the page:\n%s", body)
+	}
+	return m[1]
+}
+
+func newJarClient(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar}
+}
+
+func TestRunEmbeddedKeepsSessionsAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	client := newJarClient(t)
+
+	app := startRun(t, dir, nil)
+	for _, want := range []string{"1", "2"} {
+		if got := visit(t, client, app.url); got != want {
+			t.Fatalf("visit count %s, want %s", got, want)
+		}
+	}
+	if err := app.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	for _, want := range []string{"embedded FerretDB", "data=" + dir, "generated a cookie signing key", "background sweeper"} {
+		if !strings.Contains(app.log.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, app.log)
+		}
+	}
+	st, err := os.Stat(dir + "/" + keyFileName)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v; want mode 0600", st, err)
+	}
+
+	app = startRun(t, dir, nil)
+	if got := visit(t, client, app.url); got != "3" {
+		t.Fatalf("visit count after a restart = %s, want 3 (the session and its cookie survive)", got)
+	}
+	if !strings.Contains(app.log.String(), "cookie signing key loaded") {
+		t.Errorf("the log does not say the key was loaded:\n%s", app.log)
+	}
+}
+
+func TestRunOnMongoDBURI(t *testing.T) {
+	uri := os.Getenv("MONGODB_URI")
+	ferret := uri == ""
+	if ferret {
+		uri = startFerretDB(t)
+	}
+	app := startRun(t, t.TempDir(), map[string]string{"MONGODB_URI": uri}, "-mongo-db", "koa_style_test")
+	client := newJarClient(t)
+	visit(t, client, app.url)
+	if got := visit(t, client, app.url); got != "2" {
+		t.Fatalf("visit count = %s, want 2", got)
+	}
+	if !strings.Contains(app.log.String(), "session store: MongoDB") {
+		t.Fatalf("the log does not name the store:\n%s", app.log)
+	}
+	if ferret && !strings.Contains(app.log.String(), "the server is FerretDB: using one connection") {
+		t.Fatalf("the log does not say FerretDB was detected:\n%s", app.log)
+	}
+}
+
+func TestRunOnRedisURL(t *testing.T) {
+	url := testenv.RedisURL(t)
+	app := startRun(t, t.TempDir(), map[string]string{"REDIS_URL": url}, "-redis-prefix", testenv.RedisPrefix(t))
+	client := newJarClient(t)
+	visit(t, client, app.url)
+	if got := visit(t, client, app.url); got != "2" {
+		t.Fatalf("visit count = %s, want 2", got)
+	}
+	if !strings.Contains(app.log.String(), "session store: Redis") {
+		t.Fatalf("the log does not name the store:\n%s", app.log)
+	}
+}
+
+func TestRunRefusesBadSettings(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"short key", map[string]string{"SESSION_KEYS": "too-short"}, nil, "at least 32"},
+		{"short second key", map[string]string{"SESSION_KEYS": strings.Repeat("k", 32) + ",short"}, nil, "signing key 2"},
+		{"two stores", map[string]string{"MONGODB_URI": "mongodb://127.0.0.1:1/", "REDIS_URL": "redis://127.0.0.1:1/0"}, nil, "unset one"},
+		{"bad mongodb uri", map[string]string{"MONGODB_URI": "http://nope"}, nil, "MONGODB_URI"},
+		{"bad redis url", map[string]string{"REDIS_URL": "http://nope"}, nil, "REDIS_URL"},
+		{"bad max-age", nil, []string{"-max-age", "-1h"}, "max-age"},
+		{"brace in prefix", nil, []string{"-redis-prefix", "s{x}:"}, "hash tag"},
+		{"stray argument", nil, []string{"extra"}, "unexpected arguments"},
+		{"bad address", nil, []string{"-addr", "127.0.0.1:99999"}, "listen"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var log logBuffer
+			args := append([]string{"-data", t.TempDir()}, c.args...)
+			getenv := func(k string) string { return c.env[k] }
+			err := run(context.Background(), args, getenv, &log, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("run = %v, want an error saying %q\n%s", err, c.want, &log)
+			}
+		})
+	}
+}
