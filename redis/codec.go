@@ -152,6 +152,9 @@ func appendString(b []byte, s string) ([]byte, error) {
 
 // decodeValue decodes what encodeValue wrote into a Doc value.
 func decodeValue(data []byte) (any, error) {
+	if v, ok, err := decodeScalar(data); ok {
+		return v, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var raw any
@@ -162,6 +165,82 @@ func decodeValue(data []byte) (any, error) {
 		return nil, fmt.Errorf("decode value: data after the value")
 	}
 	return canonical(raw)
+}
+
+// decodeScalar decodes, without encoding/json, the encodings that are
+// most of a session: literals, numbers and strings without escapes. ok is
+// false for anything else.
+func decodeScalar(data []byte) (v any, ok bool, err error) {
+	switch string(data) {
+	case "null":
+		return nil, true, nil
+	case "true":
+		return true, true, nil
+	case "false":
+		return false, true, nil
+	}
+	if len(data) == 0 {
+		return nil, false, nil
+	}
+	if isJSONNumber(data) {
+		v, err := number(string(data))
+		return v, true, err
+	}
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return nil, false, nil
+	}
+	body := data[1 : len(data)-1]
+	for _, c := range body {
+		if c < 0x20 || c == '"' || c == '\\' {
+			return nil, false, nil
+		}
+	}
+	if !utf8.Valid(body) {
+		return nil, false, nil
+	}
+	return string(body), true, nil
+}
+
+// isJSONNumber reports whether b is a number as JSON spells it:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(b []byte) bool {
+	digits := func(i int) int { // the index after the digits from i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		if j := digits(i + 1); j > i+1 {
+			i = j
+		} else {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if j := digits(i); j > i {
+			i = j
+		} else {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 // canonical converts what encoding/json decoded (with UseNumber) to Doc

@@ -1,6 +1,8 @@
 package redis
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
@@ -105,6 +107,36 @@ func FuzzCodec(f *testing.F) {
 		}
 		if !identical(got, v) {
 			t.Fatalf("%s decoded to %#v, want %#v", enc, got, v)
+		}
+		for _, scalar := range []any{s, n, x} { // alone, they take decodeScalar's path
+			enc, _ := encodeValue(scalar)
+			if got, err := decodeValue(enc); err != nil || !identical(got, scalar) {
+				t.Fatalf("%s decoded to %#v, %v; want %#v", enc, got, err, scalar)
+			}
+		}
+	})
+}
+
+// FuzzDecodeScalar: whatever decodeScalar accepts, encoding/json reads as
+// the same value.
+func FuzzDecodeScalar(f *testing.F) {
+	for _, s := range []string{`"x"`, `"a\"b"`, `12`, `-0.5e3`, `1E+2`, `true`, `null`, `"\u00e9"`, `"é"`, `01`, `-`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, ok, err := decodeScalar(data)
+		if !ok || err != nil {
+			return
+		}
+		var raw any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if jerr := dec.Decode(&raw); jerr != nil || dec.More() {
+			t.Fatalf("decodeScalar(%q) = %#v, but it is not JSON: %v", data, v, jerr)
+		}
+		want, cerr := canonical(raw)
+		if cerr != nil || !identical(v, want) {
+			t.Fatalf("decodeScalar(%q) = %#v; encoding/json: %#v, %v", data, v, want, cerr)
 		}
 	})
 }
