@@ -122,12 +122,17 @@ func TestCreateRaceOneWins(t *testing.T) {
 	}
 }
 
+// bigDoc has enough keys that, written in Go's random map order, it would
+// almost never be stored in the order of a later operand: MongoDB compares
+// documents field by field in order, so the store sorts the keys.
+var bigDoc = map[string]any{"a": int64(1), "b": "2", "c": 3.5, "d": true, "e": nil, "f": map[string]any{"y": int64(1), "x": int64(2), "z": int64(3)}, "g": "g", "h": "h"}
+
 func TestApplyOperators(t *testing.T) {
 	f := newFixture(t)
 	initial := []session.Command{
 		set("s", "x"), set("n", int64(1)), set("fl", 1.5), set("arr", []any{int64(1), int64(2), int64(3), int64(2)}),
 		set("doc", map[string]any{"a": int64(1), "b": map[string]any{"c": "d"}}),
-		set("objs", []any{map[string]any{"a": int64(1), "b": int64(2)}, map[string]any{"a": int64(1)}}),
+		set("objs", []any{map[string]any{"a": int64(1), "b": int64(2)}, map[string]any{"a": int64(1)}, bigDoc}),
 		set("old", "moved"),
 	}
 	cases := []struct {
@@ -148,7 +153,9 @@ func TestApplyOperators(t *testing.T) {
 		{"push each", push("arr", "x", nil), "arr", []any{int64(1), int64(2), int64(3), int64(2), "x", nil}},
 		{"push creates", push("fresh", int64(1)), "fresh", []any{int64(1)}},
 		{"pull removes all equal", pull("arr", int64(2)), "arr", []any{int64(1), int64(3)}},
-		{"pull document is exact, not a query", pull("objs", map[string]any{"a": int64(1)}), "objs", []any{map[string]any{"a": int64(1), "b": int64(2)}}},
+		{"pull document is exact, not a query", pull("objs", map[string]any{"a": int64(1)}), "objs", []any{map[string]any{"a": int64(1), "b": int64(2)}, bigDoc}},
+		{"pull document with many keys", pull("objs", bigDoc), "objs", []any{map[string]any{"a": int64(1), "b": int64(2)}, map[string]any{"a": int64(1)}}},
+		{"addToSet equal document", addToSet("objs", bigDoc), "objs", []any{map[string]any{"a": int64(1), "b": int64(2)}, map[string]any{"a": int64(1)}, bigDoc}},
 		{"pullAll", pullAll("arr", int64(1), int64(3)), "arr", []any{int64(2), int64(2)}},
 		{"addToSet", addToSet("arr", int64(3), int64(4), int64(4)), "arr", []any{int64(1), int64(2), int64(3), int64(2), int64(4)}},
 		{"pop last", pop("arr", 1), "arr", []any{int64(1), int64(2), int64(3)}},

@@ -14,6 +14,8 @@ import (
 // operator is also used by cmds then its fields are appended to it. Paths
 // of cmds never overlap, so the server may apply the operators in any order.
 //
+// Values are encoded by encodeValue (maps with sorted keys).
+//
 // OpPull becomes $pullAll with one value: $pull would treat a document
 // operand as a query and remove partial matches, while the reference
 // semantics remove only equal elements.
@@ -45,27 +47,20 @@ func buildUpdate(cmds []session.Command, extra bson.E) (bson.D, error) {
 // operator returns the MongoDB operator and its field for one command.
 func operator(c session.Command) (string, bson.E, error) {
 	switch c.Op {
-	case session.OpSet, session.OpInc, session.OpPop:
+	case session.OpSet:
+		return "$set", bson.E{Key: c.Path, Value: encodeValue(c.Value)}, nil
+	case session.OpInc, session.OpPop:
 		return c.Op.String(), bson.E{Key: c.Path, Value: c.Value}, nil
 	case session.OpUnset:
 		return "$unset", bson.E{Key: c.Path, Value: ""}, nil
 	case session.OpPush, session.OpAddToSet:
-		return c.Op.String(), bson.E{Key: c.Path, Value: bson.D{{Key: "$each", Value: array(c.Values)}}}, nil
+		return c.Op.String(), bson.E{Key: c.Path, Value: bson.D{{Key: "$each", Value: encodeValues(c.Values)}}}, nil
 	case session.OpPull:
-		return "$pullAll", bson.E{Key: c.Path, Value: bson.A{c.Value}}, nil
+		return "$pullAll", bson.E{Key: c.Path, Value: bson.A{encodeValue(c.Value)}}, nil
 	case session.OpPullAll:
-		return "$pullAll", bson.E{Key: c.Path, Value: array(c.Values)}, nil
+		return "$pullAll", bson.E{Key: c.Path, Value: encodeValues(c.Values)}, nil
 	case session.OpRename:
 		return "$rename", bson.E{Key: c.Path, Value: c.To}, nil
 	}
 	return "", bson.E{}, fmt.Errorf("command %s: unknown operator: %w", c, session.ErrInvalidValue)
-}
-
-// array returns vs as a BSON array; a nil slice becomes an empty array, as
-// the server refuses null where it expects an array.
-func array(vs []any) bson.A {
-	if vs == nil {
-		return bson.A{}
-	}
-	return bson.A(vs)
 }

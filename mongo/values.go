@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -77,4 +78,50 @@ func decodeValue(rv bson.RawValue) (any, error) {
 		return decodeArray(rv.Array())
 	}
 	return nil, fmt.Errorf("BSON type %s is not a session value: %w", rv.Type, session.ErrInvalidValue)
+}
+
+// encodeValue converts a canonical session value to what the driver sends:
+// maps become documents with their keys sorted, recursively. MongoDB
+// compares embedded documents field by field in order, so a map must
+// always be written in the same order for $pull, $pullAll and $addToSet to
+// find an equal document; Go's map order is random. Other values go as
+// they are: int64 as a BSON int64, float64 as a double, time.Time as a
+// BSON date (millisecond precision), nil as null.
+func encodeValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return encodeMap(x)
+	case session.Doc:
+		return encodeMap(x)
+	case []any:
+		out := make(bson.A, len(x))
+		for i, e := range x {
+			out[i] = encodeValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+func encodeMap(m map[string]any) bson.D {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make(bson.D, len(keys))
+	for i, k := range keys {
+		out[i] = bson.E{Key: k, Value: encodeValue(m[k])}
+	}
+	return out
+}
+
+// encodeValues is encodeValue for the operands of a command; a nil slice
+// becomes an empty array, as the server refuses null where it expects one.
+func encodeValues(vs []any) bson.A {
+	out := make(bson.A, len(vs))
+	for i, v := range vs {
+		out[i] = encodeValue(v)
+	}
+	return out
 }

@@ -34,6 +34,12 @@ type Options struct {
 	// default value is DefaultAddr (a free port on 127.0.0.1).
 	Addr string
 
+	// Fsync makes SQLite wait for the disk on every commit. If Fsync is
+	// false (the default) then SQLite runs with PRAGMA synchronous=OFF:
+	// writes are several times faster, and a crash of the machine (not of
+	// the server) may lose the latest ones, which suits tests.
+	Fsync bool
+
 	// Logger receives FerretDB's log. If Logger is nil then the log is
 	// discarded: FerretDB logs every connection, which buries test output.
 	Logger *slog.Logger
@@ -80,6 +86,9 @@ func config(opts Options, dir string) *fdb.Config {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	sqlite := url.URL{Scheme: "file", Path: filepath.ToSlash(dir) + "/"}
+	if !opts.Fsync {
+		sqlite.RawQuery = url.Values{"_pragma": {"synchronous(off)"}}.Encode()
+	}
 	return &fdb.Config{
 		Listener:  fdb.ListenerConfig{TCP: addrOr(opts.Addr)},
 		Logger:    logger,

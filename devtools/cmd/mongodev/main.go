@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	mongodev [-addr 127.0.0.1:0] [-dir DIR] [-log]
+//	mongodev [-addr 127.0.0.1:0] [-dir DIR] [-fsync] [-log]
 //
 // The first line it prints on standard output is the server's URI:
 //
@@ -43,6 +43,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", ferretdb.DefaultAddr, "TCP `address` to listen on; port 0 picks a free port")
 	dir := fs.String("dir", "", "`directory` of the SQLite databases (default: a temporary directory removed on exit)")
 	verbose := fs.Bool("log", false, "write FerretDB's log (warnings and errors) to standard error")
+	fsync := fs.Bool("fsync", false, "make SQLite wait for the disk on every commit (slower; the default suits tests)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	opts := ferretdb.Options{Dir: *dir, Addr: *addr}
+	opts := ferretdb.Options{Dir: *dir, Addr: *addr, Fsync: *fsync}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
