@@ -215,7 +215,7 @@ func TestOutputs(t *testing.T) {
 		}
 	}
 	var text bytes.Buffer
-	for _, tb := range []*table{lostTable(res.Lost, cfg.Lost), tputTable(res.Tput, cfg), tripsTable(res.Trips), futuresTable(res.Futures)} {
+	for _, tb := range []*table{lostTable(res.Lost, cfg.Lost), tputTable(res.Tput, cfg), tripsTable(res.Trips), futuresTable(res.Futures, cfg)} {
 		tb.writeText(&text)
 		tb.writeMarkdown(&text)
 	}

@@ -29,6 +29,7 @@ type environment struct {
 	Notes   []string
 	Started time.Time
 	Took    time.Duration
+	LoadAt  [2]string // /proc/loadavg at the start and at the end
 }
 
 func newEnvironment() environment {
@@ -40,7 +41,22 @@ func newEnvironment() environment {
 		Ferret:  "FerretDB " + ferretdb.Version + " (embedded, SQLite backend)",
 		Deps:    depVersions(),
 		Started: time.Now(),
+		LoadAt:  [2]string{loadAvg()},
 	}
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages, which say how busy
+// the machine was with other work.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // lines returns the environment as "name: value" lines.
@@ -57,6 +73,11 @@ func (e environment) lines() []string {
 		"Redis: " + redis,
 		"libraries: " + strings.Join(e.Deps, ", "),
 	}
+	load := "load average (1, 5, 15 min) at start: " + e.LoadAt[0]
+	if e.LoadAt[1] != "" {
+		load += "; at end: " + e.LoadAt[1]
+	}
+	out = append(out, load)
 	return append(out, e.Notes...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/atomicsession/atomicsession/future"
@@ -82,16 +83,44 @@ func futureCases(cancellable context.Context) []struct {
 	}
 }
 
-// runFutures measures every future case for about target each.
-func runFutures(target time.Duration) []futureResult {
+// runFutures measures every future case in rounds rounds of about target
+// each, the cases taking turns, and keeps the median round of each: on a
+// shared machine a round can be slowed several times over by other
+// processes.
+func runFutures(target time.Duration, rounds int) []futureResult {
 	cancellable, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out []futureResult
-	for _, c := range futureCases(cancellable) {
-		ns, allocs, err := measure(target, c.Run)
-		out = append(out, futureResult{Name: c.Name, NsOp: ns, Allocs: allocs, Err: err})
+	cases := futureCases(cancellable)
+	ns := make([][]float64, len(cases))
+	out := make([]futureResult, len(cases))
+	for range max(rounds, 1) {
+		for i, c := range cases {
+			out[i].Name = c.Name
+			if out[i].Err != nil {
+				continue
+			}
+			n, allocs, err := measure(target, c.Run)
+			ns[i] = append(ns[i], n)
+			out[i].Allocs, out[i].Err = allocs, err
+		}
+	}
+	for i := range out {
+		out[i].NsOp = median(ns[i])
 	}
 	return out
+}
+
+// median returns the median of xs, or 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // measure runs fn until about target has passed, growing the count of

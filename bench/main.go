@@ -119,17 +119,23 @@ func runBench(ctx context.Context, opts cmdOptions, stdout, stderr io.Writer) er
 	if opts.Quick {
 		cfg = quickConfig()
 	}
+	h := &harness{cfg: cfg, out: stdout}
+	if opts.Only["futures"] {
+		if err := h.measureFutures(ctx); err != nil {
+			return err
+		}
+	}
 	env, backends, stopServers, err := startBackends(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer stopServers()
+	h.backends = backends
 	env.Mode = "default"
 	if opts.Quick {
 		env.Mode = "-quick"
 	}
 	env.write(stdout)
-	h := &harness{cfg: cfg, backends: backends, out: stdout}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
@@ -147,7 +153,8 @@ func runBench(ctx context.Context, opts cmdOptions, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "  (%s took %.1f s)\n", s.name, time.Since(t0).Seconds())
 	}
 	env.Took = time.Since(began)
-	fmt.Fprintf(stdout, "\nTotal: %.1f s, servers included.\n", env.Took.Seconds())
+	env.LoadAt[1] = loadAvg()
+	fmt.Fprintf(stdout, "\nTotal: %.1f s, servers included. Load average at the end: %s.\n", env.Took.Seconds(), env.LoadAt[1])
 	if opts.Out != "" {
 		if err := writeOutputs(opts.Out, env, h); err != nil {
 			return err

@@ -30,7 +30,7 @@ func lostTable(rs []lostResult, cfg lostConfig) *table {
 		}
 		detail := ""
 		if r.Kind == lostOwnKeys {
-			detail = strconv.Itoa(r.Present) + " keys present"
+			detail = plural(float64(r.Present), "key") + " present"
 		}
 		if r.OK < r.Requests {
 			if detail != "" {
@@ -125,12 +125,13 @@ func findTrip(rs []tripResult, lib, backend string, size int, req string) (tripR
 	return tripResult{}, false
 }
 
-func futuresTable(rs []futureResult) *table {
+func futuresTable(rs []futureResult, cfg config) *table {
 	t := &table{
 		Title:  "Futures: three steps of work (source, +1, +1), awaited",
 		Header: []string{"how", "ns/op", "allocs/op", "× goroutine + channel"},
 		Align:  "lrrr",
-		Notes:  []string{"Measured in this process as testing.B does: the count per round grows until a round takes the target time; allocations from runtime.MemStats."},
+		Notes: []string{fmt.Sprintf("Measured in this process before the servers start, as testing.B does (the count per round grows until a round takes %v), in %d rounds with the cases taking turns; ns/op is the median round. Allocations from runtime.MemStats.",
+			cfg.FutureTarget, max(cfg.FutureRounds, 1))},
 	}
 	var base float64
 	for _, r := range rs {

@@ -38,12 +38,7 @@ type tputResult struct {
 // window when there are none.
 func (r tputResult) RPS() float64 {
 	if len(r.Rounds) > 0 {
-		s := slices.Clone(r.Rounds)
-		slices.Sort(s)
-		if len(s)%2 == 1 {
-			return s[len(s)/2]
-		}
-		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+		return median(r.Rounds)
 	}
 	if r.Window <= 0 {
 		return 0
