@@ -128,7 +128,7 @@ func TestRunEmbeddedKeepsSessionsAcrossRestarts(t *testing.T) {
 	if err := app.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	for _, want := range []string{"embedded FerretDB", "data=" + dir, "generated a cookie signing key", "background sweeper"} {
+	for _, want := range []string{"embedded FerretDB", "data=" + dir, "generated a cookie signing key", "background sweeper", "using one connection"} {
 		if !strings.Contains(app.log.String(), want) {
 			t.Errorf("the log does not say %q:\n%s", want, app.log)
 		}

@@ -119,6 +119,7 @@ func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*driver.Cl
 	if err := opts.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("MONGODB_URI: %w", err)
 	}
+	poolSet := opts.MaxPoolSize != nil // read before Connect, which fills in defaults
 	client, err := driver.Connect(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)
@@ -128,7 +129,7 @@ func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*driver.Cl
 		_ = client.Disconnect(context.Background())
 		return nil, nil, err
 	}
-	if !ferret || opts.MaxPoolSize != nil {
+	if !ferret || poolSet {
 		return client, opts.Hosts, nil
 	}
 	if err := client.Disconnect(ctx); err != nil {
