@@ -25,10 +25,15 @@ const RedisURLEnv = "REDIS_URL"
 // redisBinary is the server that RedisURL starts when RedisURLEnv is unset.
 const redisBinary = "redis-server"
 
-// redisServer is the redis-server child of this test binary, started once.
-var redisServer struct {
+// RedisClusterEnv is the environment variable that names a node of the
+// Redis Cluster the tests use, such as "127.0.0.1:7000".
+const RedisClusterEnv = "REDIS_CLUSTER_ADDR"
+
+// redisServer and redisCluster are the redis-server children of this test
+// binary, each started once.
+var redisServer, redisCluster struct {
 	once sync.Once
-	url  string
+	addr string
 	err  error
 }
 
@@ -51,21 +56,59 @@ func RedisURL(tb testing.TB) string {
 	if url := os.Getenv(RedisURLEnv); url != "" {
 		return url
 	}
+	bin := redisBin(tb, RedisURLEnv)
+	redisServer.once.Do(func() {
+		redisServer.addr, redisServer.err = startRedis(bin, nil)
+	})
+	if redisServer.err != nil {
+		tb.Fatalf("%s not set, and %s did not start: %v", RedisURLEnv, redisBinary, redisServer.err)
+	}
+	return "redis://" + redisServer.addr + "/0"
+}
+
+// RedisClusterAddr returns the address of a node of a Redis Cluster for
+// tests, such as "127.0.0.1:40123".
+//
+// If REDIS_CLUSTER_ADDR is set then RedisClusterAddr returns it. Else it
+// starts, once per test binary, a redis-server child in cluster mode as
+// RedisURL does, gives it all 16384 slots (a cluster of one node, enough to
+// run a client's Cluster code paths) and returns its address. It skips or
+// fails tb as RedisURL does.
+func RedisClusterAddr(tb testing.TB) string {
+	tb.Helper()
+	if addr := os.Getenv(RedisClusterEnv); addr != "" {
+		return addr
+	}
+	bin := redisBin(tb, RedisClusterEnv)
+	redisCluster.once.Do(func() {
+		redisCluster.addr, redisCluster.err = startRedis(bin, clusterArgs)
+		if redisCluster.err == nil {
+			redisCluster.err = assignAllSlots(redisCluster.addr)
+		}
+	})
+	if redisCluster.err != nil {
+		tb.Fatalf("%s not set, and %s in cluster mode did not start: %v", RedisClusterEnv, redisBinary, redisCluster.err)
+	}
+	return redisCluster.addr
+}
+
+// clusterArgs are the arguments that put a redis-server in cluster mode,
+// its nodes file in its own directory (the working directory, see --dir).
+var clusterArgs = []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"}
+
+// redisBin returns the path of redis-server, or skips tb (fails it under
+// CI=true) if it is not installed.
+func redisBin(tb testing.TB, env string) string {
+	tb.Helper()
 	bin, err := exec.LookPath(redisBinary)
 	if err != nil {
-		msg := fmt.Sprintf("%s not set and %s not in PATH (install the Debian package redis-server, or set %s)", RedisURLEnv, redisBinary, RedisURLEnv)
+		msg := fmt.Sprintf("%s not set and %s not in PATH (install the Debian package redis-server, or set %s)", env, redisBinary, env)
 		if os.Getenv("CI") == "true" {
 			tb.Fatal(msg)
 		}
 		tb.Skip(msg)
 	}
-	redisServer.once.Do(func() {
-		redisServer.url, redisServer.err = startRedis(bin)
-	})
-	if redisServer.err != nil {
-		tb.Fatalf("%s not set, and %s did not start: %v", RedisURLEnv, redisBinary, redisServer.err)
-	}
-	return redisServer.url
+	return bin
 }
 
 // RedisPrefix returns a key prefix that no other test, and no other run of
@@ -93,22 +136,23 @@ func RedisPrefix(tb testing.TB) string {
 	return b.String()
 }
 
-// startRedis starts bin on a free loopback port and waits until it answers
-// PING. Picking a free port and binding it are two steps, so another
-// process may take the port in between: then it tries another port.
-func startRedis(bin string) (string, error) {
+// startRedis starts bin with extra arguments on a free loopback port,
+// waits until it answers PING and returns its address. Picking a free port
+// and binding it are two steps, so another process may take the port in
+// between: then it tries another port.
+func startRedis(bin string, extra []string) (string, error) {
 	var errs []string
 	for range 3 {
-		url, err := startRedisOnce(bin)
+		addr, err := startRedisOnce(bin, extra)
 		if err == nil {
-			return url, nil
+			return addr, nil
 		}
 		errs = append(errs, err.Error())
 	}
 	return "", fmt.Errorf("start %s:\n%s", bin, strings.Join(errs, "\n"))
 }
 
-func startRedisOnce(bin string) (string, error) {
+func startRedisOnce(bin string, extra []string) (string, error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
@@ -118,10 +162,12 @@ func startRedisOnce(bin string) (string, error) {
 		return "", fmt.Errorf("redis dir: %w", err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin,
+	args := append([]string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning")
+		"--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
+	}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
 	killWithParent(cmd.SysProcAttr)
 	stdout, err := cmd.StdoutPipe()
@@ -148,7 +194,7 @@ func startRedisOnce(bin string) (string, error) {
 	children.mu.Lock()
 	children.procs = append(children.procs, c)
 	children.mu.Unlock()
-	return "redis://" + addr + "/0", nil
+	return addr, nil
 }
 
 // terminator is the stdin of a redis-server child: redis-server does not
@@ -212,25 +258,69 @@ func waitRedis(addr string, exited <-chan struct{}) error {
 	return fmt.Errorf("no PONG after %v: %w", startTimeout, last)
 }
 
-// pingRedis sends one inline PING to addr and checks for "+PONG".
+// pingRedis sends PING to addr and checks for PONG.
 func pingRedis(addr string) error {
+	reply, err := redisCommand(addr, "PING")
+	if err == nil && reply != "PONG" {
+		err = fmt.Errorf("PING answered %q", reply)
+	}
+	return err
+}
+
+// assignAllSlots gives the cluster-mode server at addr every hash slot and
+// waits until it reports cluster_state:ok.
+func assignAllSlots(addr string) error {
+	if reply, err := redisCommand(addr, "CLUSTER ADDSLOTSRANGE 0 16383"); err != nil || reply != "OK" {
+		return fmt.Errorf("CLUSTER ADDSLOTSRANGE: %q, %v", reply, err)
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		info, err := redisCommand(addr, "CLUSTER INFO")
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster not ok after %v: %q, %v", startTimeout, info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// redisCommand sends one inline command to addr on a new connection and
+// returns a simple or bulk string reply; an error reply is an error.
+func redisCommand(addr, command string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
-		return err
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return "", err
 	}
-	if _, err := io.WriteString(conn, "PING\r\n"); err != nil {
-		return err
+	if _, err := io.WriteString(conn, command+"\r\n"); err != nil {
+		return "", err
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	r := bufio.NewReader(conn)
+	line, err := r.ReadString('\n')
 	if err != nil {
-		return err
+		return "", err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "+"):
+		return line[1:], nil
+	case strings.HasPrefix(line, "-"):
+		return "", fmt.Errorf("%s: %s", command, line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("%s: bad bulk length %q", command, line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
 	}
-	return nil
+	return "", fmt.Errorf("%s: unexpected reply %q", command, line)
 }

@@ -1,0 +1,56 @@
+package redis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/atomicsession/atomicsession/internal/testenv"
+	"github.com/atomicsession/atomicsession/redis"
+	"github.com/atomicsession/atomicsession/session"
+	"github.com/atomicsession/atomicsession/sessiontest"
+)
+
+// clusterClient returns a Cluster client of the test cluster, closed when
+// t ends.
+func clusterClient(t testing.TB) *goredis.ClusterClient {
+	c := goredis.NewClusterClient(&goredis.ClusterOptions{
+		Addrs:                 []string{testenv.RedisClusterAddr(t)},
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestConformanceCluster runs the suite through a ClusterClient.
+func TestConformanceCluster(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T) session.Store {
+		return redis.NewStore(clusterClient(t), redis.WithPrefix(testenv.RedisPrefix(t)))
+	}, sessiontest.Skip("Differential", "run in TestConformance; the Cluster client changes nothing in it"))
+}
+
+// TestClusterSlotIsTheID: in a real cluster, a session's key hashes to the
+// slot of its id alone, so the hash tag holds whatever the prefix.
+func TestClusterSlotIsTheID(t *testing.T) {
+	ctx := context.Background()
+	c := clusterClient(t)
+	s := redis.NewStore(c, redis.WithPrefix("some:prefix:"))
+	m := session.Meta{ID: "abc123", Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now()}
+	if _, err := s.Create(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Delete(ctx, m.ID) })
+	got, err := c.ClusterKeySlot(ctx, s.Key(m.ID)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := c.ClusterKeySlot(ctx, m.ID).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("slot of %q = %d, slot of the id = %d", s.Key(m.ID), got, want)
+	}
+}
