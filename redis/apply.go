@@ -111,7 +111,7 @@ func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []sess
 	read := append(append(make([]string, 0, len(reservedFields)+len(fields)), reservedFields...), fields...)
 	vals, err := s.client.HMGet(ctx, s.Key(id), read...).Result()
 	if err != nil {
-		return nil, redisErr(ctx, "apply to session: read", err)
+		return nil, redisErr(ctx, "apply to session "+id+": read", err)
 	}
 	for attempt := 0; ; attempt++ {
 		now := s.now()
@@ -153,14 +153,14 @@ type applyResult struct {
 	current []any       // on scriptConflict, the values found, as HMGET returns them
 }
 
-// runApply runs applyScript.
+// runApply runs applyScript. Its errors are complete ("redis store: ...").
 func (s *Store) runApply(ctx context.Context, id string, now, exp int64, created string, checks, ops []any) (applyResult, error) {
 	args := make([]any, 0, 4+len(checks)+len(ops))
 	args = append(args, now, exp, created, len(checks)/2)
 	args = append(append(args, checks...), ops...)
 	res, err := applyScript.Run(ctx, s.client, []string{s.Key(id)}, args...).Result()
 	if err != nil {
-		return applyResult{status: -1}, redisErr(ctx, "apply to session", err)
+		return applyResult{status: -1}, redisErr(ctx, "apply to session "+id, err)
 	}
 	switch r := res.(type) {
 	case int64:
@@ -170,16 +170,19 @@ func (s *Store) runApply(ctx context.Context, id string, now, exp int64, created
 			return applyResult{status: scriptConflict, current: r[1:]}, nil
 		}
 		doc, err := decodeFields(id, r)
-		return applyResult{status: -1, doc: doc}, err
+		if err != nil {
+			return applyResult{status: -1}, fmt.Errorf("redis store: apply to session %s: %w", id, err)
+		}
+		return applyResult{status: -1, doc: doc}, nil
 	}
-	return applyResult{status: -1}, fmt.Errorf("apply script returned %T", res)
+	return applyResult{status: -1}, fmt.Errorf("redis store: apply to session %s: script returned %T", id, res)
 }
 
 // applyStatus turns a final status of runApply into Apply's error.
 func (s *Store) applyStatus(id string, status int, err error) error {
 	switch {
 	case err != nil:
-		return fmt.Errorf("redis store: apply to session %s: %w", id, err)
+		return err
 	case status == scriptNotFound:
 		return fmt.Errorf("redis store: apply to session %s: %w", id, session.ErrNotFound)
 	}

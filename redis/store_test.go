@@ -493,3 +493,35 @@ func TestEmptyID(t *testing.T) {
 		t.Errorf("Delete: %v, want nil", err)
 	}
 }
+
+// TestForeignDataIsAnError: a key holding something else than a session
+// (another type, a hash without the reserved fields, a field that does not
+// decode) gives errors, never a panic nor a session.
+func TestForeignDataIsAnError(t *testing.T) {
+	s, c := newStore(t)
+	str, bare, bad := newID(t), newID(t), create(t, s).ID
+	if err := c.Set(ctx, s.Key(str), "x", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HSet(ctx, s.Key(bare), "a", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HSet(ctx, s.Key(bad), "a", "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{str, bare, bad} {
+		if doc, err := s.Load(ctx, id); err == nil {
+			t.Errorf("Load(%s) = %v, want an error", id, doc)
+		}
+		for _, cmds := range [][]session.Command{nil, {set("b", "x")}, {set("a.b", "x")}} {
+			if doc, err := s.Apply(ctx, id, time.Now().Add(time.Hour), cmds); err == nil {
+				t.Errorf("Apply(%s, %v) = %v, want an error", id, cmds, doc)
+			}
+		}
+	}
+	m := newMeta(t)
+	m.ID = str
+	if _, err := s.Create(ctx, m, nil); err == nil {
+		t.Error("Create over a string key succeeded")
+	}
+}
