@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -51,7 +52,7 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sweep expired sessions: %w", err)
 	}
-	filter := bson.D{{Key: session.FieldExpires, Value: bson.D{{Key: "$lte", Value: s.now()}}}}
+	filter := bson.D{{Key: session.FieldExpires, Value: bson.D{{Key: "$lte", Value: s.clock()}}}}
 	res, err := coll.DeleteMany(ctx, filter)
 	if err != nil {
 		return 0, fmt.Errorf("sweep expired sessions: %w", mapError(ctx, err))
@@ -104,8 +105,15 @@ func (s *Store) sweepOnce(ctx context.Context) {
 	n, err := s.Sweep(ctx)
 	switch {
 	case err != nil && ctx.Err() == nil:
-		s.logger.Error("mongo session store: background sweep failed", "err", err)
+		s.log().Error("mongo session store: background sweep failed", "err", err)
 	case n > 0:
-		s.logger.Debug("mongo session store: swept expired sessions", "deleted", n)
+		s.log().Debug("mongo session store: swept expired sessions", "deleted", n)
 	}
+}
+
+func (s *Store) log() *slog.Logger {
+	if s.logger == nil {
+		return slog.Default()
+	}
+	return s.logger
 }

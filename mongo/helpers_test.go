@@ -48,6 +48,7 @@ func connect(t testing.TB, srv server, rec *recorder, pool uint64) *driver.Clien
 		opts.SetMaxPoolSize(pool)
 	} else if srv.ferret {
 		opts.SetMaxPoolSize(1)
+		t.Logf("FerretDB: client pool of 1 connection, as FerretDB 1.x applies update operators without a lock across connections")
 	}
 	if rec != nil {
 		opts.SetMonitor(rec.monitor())

@@ -26,8 +26,8 @@ var ErrCollectionNotSet = fmt.Errorf("mongo store: collection not set: %w", sess
 //
 // Each batch of commands is one findAndModify command (one round trip) that
 // matches only a live session and returns the document after the update.
-// A Store is safe for concurrent use. Its zero value is not usable: make
-// one with NewStore.
+// A Store is safe for concurrent use. Make one with NewStore; a zero Store
+// behaves as NewStore(nil).
 type Store struct {
 	coll   atomic.Pointer[driver.Collection]
 	now    func() time.Time
@@ -50,7 +50,7 @@ var _ session.Store = (*Store)(nil)
 // TTL indexes. If WithSweepInterval is given then NewStore starts the
 // background sweeper, which runs until Close.
 func NewStore(coll *driver.Collection, opts ...Option) *Store {
-	s := &Store{now: time.Now, logger: slog.Default(), done: make(chan struct{})}
+	s := &Store{done: make(chan struct{})}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -73,6 +73,14 @@ func (s *Store) Collection() *driver.Collection {
 	return s.coll.Load()
 }
 
+// clock returns the current time by the store's clock (WithClock).
+func (s *Store) clock() time.Time {
+	if s.now == nil {
+		return time.Now()
+	}
+	return s.now()
+}
+
 func (s *Store) collection() (*driver.Collection, error) {
 	if c := s.coll.Load(); c != nil {
 		return c, nil
@@ -84,7 +92,7 @@ func (s *Store) collection() (*driver.Collection, error) {
 func (s *Store) live(id string) bson.D {
 	return bson.D{
 		{Key: session.FieldID, Value: id},
-		{Key: session.FieldExpires, Value: bson.D{{Key: "$gt", Value: s.now()}}},
+		{Key: session.FieldExpires, Value: bson.D{{Key: "$gt", Value: s.clock()}}},
 	}
 }
 

@@ -380,3 +380,22 @@ func TestUnsupportedStoredValueIsAnError(t *testing.T) {
 		t.Fatalf("Load of a document holding an ObjectID: err = %v, want ErrInvalidValue naming the field", err)
 	}
 }
+
+func TestZeroStoreIsNewStoreNil(t *testing.T) {
+	var store mongo.Store
+	if _, err := store.Load(context.Background(), "id"); !errors.Is(err, mongo.ErrCollectionNotSet) {
+		t.Fatalf("Load on a zero Store: err = %v, want ErrCollectionNotSet", err)
+	}
+	srv := testServer(t)
+	store.SetCollection(newCollection(t, connect(t, srv, nil, 0)))
+	m := (&fixture{clock: newClock()}).meta()
+	if _, err := store.Create(context.Background(), m, nil); err != nil {
+		t.Fatalf("Create on a zero Store after SetCollection: %v", err)
+	}
+	if n, err := store.Sweep(context.Background()); err != nil || n != 0 {
+		t.Fatalf("Sweep = %d, %v; want 0, nil", n, err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
