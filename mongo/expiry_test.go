@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/atomicsession/atomicsession/internal/testenv"
 	"github.com/atomicsession/atomicsession/mongo"
@@ -21,24 +22,38 @@ func TestEnsureIndexCreatesTTLIndex(t *testing.T) {
 			t.Fatalf("EnsureIndex call %d: %v", i+1, err)
 		}
 	}
-	cur, err := f.coll.Indexes().List(context.Background())
+	ix, ok := expiresIndex(t, f.coll)
+	if !ok {
+		t.Fatal("no index on {expires: 1} after EnsureIndex")
+	}
+	if ix.ExpireAfterSeconds == nil || *ix.ExpireAfterSeconds != 0 {
+		t.Fatalf("index %s has expireAfterSeconds %v, want 0", ix.Name, ix.ExpireAfterSeconds)
+	}
+}
+
+type indexSpec struct {
+	Name               string `bson:"name"`
+	Key                bson.D `bson:"key"`
+	ExpireAfterSeconds *int64 `bson:"expireAfterSeconds"`
+}
+
+// expiresIndex returns the index on {expires: 1} of coll, if any.
+func expiresIndex(t *testing.T, coll *driver.Collection) (indexSpec, bool) {
+	t.Helper()
+	cur, err := coll.Indexes().List(context.Background())
 	if err != nil {
 		t.Fatalf("list indexes: %v", err)
 	}
-	var indexes []bson.M
+	var indexes []indexSpec
 	if err := cur.All(context.Background(), &indexes); err != nil {
 		t.Fatalf("read indexes: %v", err)
 	}
 	for _, ix := range indexes {
-		key, _ := ix["key"].(bson.M)
-		if len(key) == 1 && key["expires"] != nil {
-			if ttl, ok := ix["expireAfterSeconds"]; !ok || toFloat(ttl) != 0 {
-				t.Fatalf("index on expires has expireAfterSeconds %v (present %v), want 0", ttl, ok)
-			}
-			return
+		if len(ix.Key) == 1 && ix.Key[0].Key == "expires" {
+			return ix, true
 		}
 	}
-	t.Fatalf("no index on {expires: 1} among %v", indexes)
+	return indexSpec{}, false
 }
 
 func TestEnsureIndexWithoutTTLSupportSaysSweep(t *testing.T) {
@@ -135,16 +150,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func toFloat(v any) float64 {
-	switch n := v.(type) {
-	case int32:
-		return float64(n)
-	case int64:
-		return float64(n)
-	case float64:
-		return n
-	}
-	return -1
 }
