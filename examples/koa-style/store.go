@@ -77,7 +77,7 @@ func (b *backend) openEmbedded(ctx context.Context, c config, log *slog.Logger) 
 	if _, err := b.openMongo(ctx, srv.URI(), c.mongoDB, log); err != nil {
 		return "", err
 	}
-	return "embedded FerretDB (SQLite in " + srv.Dir() + ")", nil
+	return "embedded FerretDB (SQLite)", nil
 }
 
 // openMongo connects to uri and opens the store on the collection
