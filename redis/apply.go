@@ -16,7 +16,7 @@ import (
 // Backoff between optimistic retries: full jitter over an exponentially
 // growing window, from backoffBase up to backoffMax.
 const (
-	backoffBase = 100 * time.Microsecond
+	backoffBase = 20 * time.Microsecond
 	backoffMax  = 10 * time.Millisecond
 )
 
@@ -35,8 +35,9 @@ const maxNativeInc = 1_000_000_000_000_000_000
 // to the stored array's). Any other batch is applied in Go by
 // session.ApplyCommands to the top-level keys it touches, read with HMGET,
 // and written by one script call that first checks, by SHA-1, that no other
-// writer changed those keys meanwhile; if one did, Apply reads and applies
-// again after a jittered backoff (see WithMaxRetries).
+// writer changed those keys meanwhile; if one did, the script answers with
+// the values it found and Apply applies the batch again to them after a
+// jittered backoff (see WithMaxRetries).
 //
 // If no live session id exists then Apply returns an error wrapping
 // session.ErrNotFound and changes nothing. If a command does not apply then
@@ -91,7 +92,7 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 			}
 			ops = append(ops, "i", c.Path, strconv.FormatInt(by, 10))
 		case session.OpPush:
-			enc, err := appendElements(nil, c.Values)
+			enc, err := appendElements(nil, c.Values, 1)
 			if err != nil {
 				return nil, false, fmt.Errorf("%v: %w", c, err)
 			}

@@ -30,10 +30,18 @@ const tagDate = "$date"
 // value types (see session.Normalize); other types are an error wrapping
 // session.ErrInvalidValue.
 func encodeValue(v any) ([]byte, error) {
-	return appendValue(make([]byte, 0, 32), v)
+	return appendValue(make([]byte, 0, 32), v, 0)
 }
 
-func appendValue(b []byte, v any) ([]byte, error) {
+// maxEncodeDepth bounds the nesting that encodeValue follows, far above
+// what session.PrepareCommand lets in (100 levels), so that a cyclic value
+// in a command that was not prepared is an error, not a stack overflow.
+const maxEncodeDepth = 1000
+
+func appendValue(b []byte, v any, depth int) ([]byte, error) {
+	if depth > maxEncodeDepth {
+		return nil, fmt.Errorf("encode: nested more than %d levels deep: %w", maxEncodeDepth, session.ErrInvalidValue)
+	}
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -49,11 +57,11 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		b = append(b, `{"`+tagDate+`":`...)
 		return append(strconv.AppendInt(b, x.UnixMilli(), 10), '}'), nil
 	case []any:
-		return appendArray(b, x)
+		return appendArray(b, x, depth+1)
 	case map[string]any:
-		return appendObject(b, x)
+		return appendObject(b, x, depth+1)
 	case session.Doc:
-		return appendObject(b, x)
+		return appendObject(b, x, depth+1)
 	}
 	return nil, fmt.Errorf("encode %T: %w", v, session.ErrInvalidValue)
 }
@@ -70,8 +78,8 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 	return b, nil
 }
 
-func appendArray(b []byte, a []any) ([]byte, error) {
-	b, err := appendElements(append(b, '['), a)
+func appendArray(b []byte, a []any, depth int) ([]byte, error) {
+	b, err := appendElements(append(b, '['), a, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -80,20 +88,20 @@ func appendArray(b []byte, a []any) ([]byte, error) {
 
 // appendElements writes the elements of an array, separated by ',', without
 // the brackets.
-func appendElements(b []byte, a []any) ([]byte, error) {
+func appendElements(b []byte, a []any, depth int) ([]byte, error) {
 	for i, e := range a {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendValue(b, e); err != nil {
+		if b, err = appendValue(b, e, depth); err != nil {
 			return nil, err
 		}
 	}
 	return b, nil
 }
 
-func appendObject(b []byte, m map[string]any) ([]byte, error) {
+func appendObject(b []byte, m map[string]any, depth int) ([]byte, error) {
 	b = append(b, '{')
 	first := true
 	for k, e := range m {
@@ -109,7 +117,7 @@ func appendObject(b []byte, m map[string]any) ([]byte, error) {
 			return nil, err
 		}
 		b = append(b, ':')
-		if b, err = appendValue(b, e); err != nil {
+		if b, err = appendValue(b, e, depth); err != nil {
 			return nil, err
 		}
 	}

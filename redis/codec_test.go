@@ -80,6 +80,11 @@ func TestCodecRejects(t *testing.T) {
 			t.Errorf("encode %#v: %v, want ErrInvalidValue", v, err)
 		}
 	}
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	if _, err := encodeValue(cyclic); !errors.Is(err, session.ErrInvalidValue) {
+		t.Errorf("encode a cyclic map: %v, want ErrInvalidValue", err)
+	}
 	for _, bad := range []string{``, `{`, `1 2`, `{"$date":"x"}`, `{"$num":"NaN"}`, `{"a":1,"$x":2}`, `99999999999999999999`} {
 		if v, err := decodeValue([]byte(bad)); err == nil {
 			t.Errorf("decode %q = %#v, want an error", bad, v)
