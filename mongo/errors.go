@@ -13,6 +13,7 @@ import (
 
 // Server error codes that map to session's sentinel errors.
 const (
+	codeInternalError             = 1
 	codeBadValue                  = 2
 	codeTypeMismatch              = 14
 	codePathNotViable             = 28
@@ -30,7 +31,8 @@ const (
 // act on:
 //   - no document: session.ErrNotFound;
 //   - an operator that does not apply to the stored value (TypeMismatch,
-//     BadValue, PathNotViable): session.ErrTypeMismatch;
+//     BadValue, PathNotViable, and FerretDB's InternalError "Cannot create
+//     field"): session.ErrTypeMismatch;
 //   - conflicting paths in one update: session.ErrConflict;
 //   - a key or value the server refuses (and FerretDB's "nested arrays are
 //     not supported"): session.ErrInvalidValue;
@@ -63,6 +65,10 @@ func sentinelOf(err error) error {
 			// FerretDB 1.x refuses arrays inside arrays: the value, not
 			// the stored document, is the problem.
 			return session.ErrInvalidValue
+		case se.HasErrorCode(codeInternalError) && strings.Contains(err.Error(), "Cannot create field"):
+			// FerretDB 1.x answers InternalError where MongoDB answers
+			// PathNotViable: a $rename target below a non-document.
+			return session.ErrTypeMismatch
 		case se.HasErrorCode(codeTypeMismatch), se.HasErrorCode(codeBadValue), se.HasErrorCode(codePathNotViable):
 			return session.ErrTypeMismatch
 		case se.HasErrorCode(codeConflictingUpdateOperator):
