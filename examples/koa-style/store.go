@@ -51,6 +51,7 @@ func openBackend(ctx context.Context, c config, log *slog.Logger) (*backend, str
 	var err error
 	switch {
 	case c.mongoURI != "":
+		log.Info("session store: MongoDB (MONGODB_URI)")
 		name, err = b.openMongo(ctx, c.mongoURI, c.mongoDB, log)
 	case c.redisURL != "":
 		name, err = b.openRedis(ctx, c.redisURL, c.prefix, log)
@@ -105,7 +106,7 @@ func (b *backend) openMongo(ctx context.Context, uri, db string, log *slog.Logge
 	}
 	b.closer = append(b.closer, store.Close)
 	b.store = store
-	log.Info("session store: MongoDB", "hosts", hosts, "database", db, "collection", coll.Name())
+	log.Info("sessions are kept in a MongoDB collection", "hosts", hosts, "database", db, "collection", coll.Name())
 	return "MongoDB (" + db + "." + coll.Name() + ")", nil
 }
 
