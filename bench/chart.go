@@ -102,17 +102,10 @@ func chartPanels(res results, cfg config) []panel {
 		kept.Bars = append(kept.Bars, bar{label, float64(r.Kept), fmt.Sprintf("%s of %s kept (%s lost)", count(int64(r.Kept)), count(int64(r.Expected)), percent(r.Lost(), r.Expected)), libColor(r.Library)})
 	}
 	out = append(out, kept)
-	tput := panel{Title: fmt.Sprintf("Throughput, requests/s: read one key + write one key, %d clients", cfg.Tput.Clients)}
-	for _, r := range res.Tput {
-		if r.Err != nil {
-			continue
-		}
-		tput.Bars = append(tput.Bars, bar{r.Library + " · " + r.Backend + " · " + sizeName(r.Size), r.RPS(),
-			fmt.Sprintf("%s req/s, p99 %s", count(int64(r.RPS()+0.5)), ms(r.P99)), libColor(r.Library)})
-	}
-	out = append(out, tput)
+	out = append(out, tputPanels(res.Tput, cfg)...)
 	largest := cfg.Sizes[len(cfg.Sizes)-1]
 	sent := panel{Title: fmt.Sprintf("Bytes sent to the store for a one-key write on a %s session", sizeName(largest))}
+	recv := panel{Title: "Bytes received from the store for the same write: the load, and the document each update returns"}
 	untouched := panel{Title: "Store round trips for a request that does not touch its session"}
 	for _, r := range res.Trips {
 		if r.Err != nil || r.Backend == cookieOnly {
@@ -120,12 +113,46 @@ func chartPanels(res results, cfg config) []panel {
 		}
 		if r.Request == "one write" && r.Size == largest {
 			sent.Bars = append(sent.Bars, bar{r.Library + " · " + r.Backend, r.Traffic.Sent, count(int64(r.Traffic.Sent+0.5)) + " bytes", libColor(r.Library)})
+			recv.Bars = append(recv.Bars, bar{r.Library + " · " + r.Backend, r.Traffic.Recv, count(int64(r.Traffic.Recv+0.5)) + " bytes", libColor(r.Library)})
 		}
 		if r.Request == "untouched, with cookie" && r.Size == cfg.Sizes[0] {
 			untouched.Bars = append(untouched.Bars, bar{r.Library + " · " + r.Backend, r.Traffic.Trips, plural(r.Traffic.Trips, "round trip"), libColor(r.Library)})
 		}
 	}
-	return append(out, sent, untouched)
+	return append(out, sent, recv, untouched)
+}
+
+// tputPanels gives one throughput panel per store, in the order the rows
+// ran; the cookie-only rows join the first as a baseline without a store.
+func tputPanels(rs []tputResult, cfg config) []panel {
+	var out []panel
+	index := map[string]int{}
+	var cookie []bar
+	for _, r := range rs {
+		if r.Err != nil {
+			continue
+		}
+		b := bar{r.Library + " · " + sizeName(r.Size), r.RPS(), fmt.Sprintf("%s req/s, p99 %s", count(int64(r.RPS()+0.5)), ms(r.P99)), libColor(r.Library)}
+		if r.Backend == cookieOnly {
+			b.Label = r.Library + " · " + cookieOnly + " · " + sizeName(r.Size)
+			cookie = append(cookie, b)
+			continue
+		}
+		i, ok := index[r.Backend]
+		if !ok {
+			i = len(out)
+			index[r.Backend] = i
+			out = append(out, panel{Title: fmt.Sprintf("Throughput on %s, requests/s: read one key + write one key, %d clients", r.Backend, cfg.Tput.Clients)})
+		}
+		out[i].Bars = append(out[i].Bars, b)
+	}
+	if len(out) == 0 && len(cookie) > 0 {
+		out = append(out, panel{Title: "Throughput, requests/s"})
+	}
+	if len(out) > 0 {
+		out[0].Bars = append(out[0].Bars, cookie...)
+	}
+	return out
 }
 
 // plural formats n and noun, adding "s" unless n is 1.

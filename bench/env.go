@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -30,6 +31,7 @@ type environment struct {
 	Started time.Time
 	Took    time.Duration
 	LoadAt  [2]string // /proc/loadavg at the start and at the end
+	Commit  string    // the repository's commit, as git describes it
 }
 
 func newEnvironment() environment {
@@ -42,7 +44,19 @@ func newEnvironment() environment {
 		Deps:    depVersions(),
 		Started: time.Now(),
 		LoadAt:  [2]string{loadAvg()},
+		Commit:  repoCommit(),
 	}
+}
+
+// repoCommit returns the commit of the repository the benchmark runs in
+// (the library comes from the parent directory), marked when the working
+// tree has changes, or "unknown" without git.
+func repoCommit() string {
+	out, err := exec.Command("git", "-C", "..", "describe", "--always", "--dirty=+uncommitted changes").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // loadAvg returns the 1, 5 and 15 minute load averages, which say how busy
@@ -72,6 +86,7 @@ func (e environment) lines() []string {
 		"MongoDB wire: " + e.Ferret,
 		"Redis: " + redis,
 		"libraries: " + strings.Join(e.Deps, ", "),
+		"repository: " + e.Commit,
 	}
 	load := "load average (1, 5, 15 min) at start: " + e.LoadAt[0]
 	if e.LoadAt[1] != "" {

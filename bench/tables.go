@@ -94,7 +94,7 @@ func tripsTable(rs []tripResult) *table {
 		Header: []string{"store", "session", "request", "library", "round trips", "commands", "bytes sent", "bytes received", "Set-Cookie bytes", "sent ours/SCS"},
 		Align:  "llllrrrrrr",
 		Notes: []string{
-			"Counted by wrapping each library's store client the same way: MongoDB with a mongo-driver event.CommandMonitor (command and reply document sizes), Redis with a go-redis Hook (RESP bytes written) and a counting connection (bytes read). Driver handshakes and heartbeats are not counted.",
+			"Counted by wrapping each library's store client the same way: MongoDB with a mongo-driver event.CommandMonitor (command and reply document sizes), Redis with a go-redis Hook (RESP bytes written) and a counting connection (bytes read). Commands are counted as the client sends them (a Redis MULTI … EXEC pipeline is one round trip and counts MULTI and EXEC). Driver handshakes and heartbeats are not counted.",
 			"one write: sets one key without reading; read + 4 commands: reads a key, then a = v, b = v, c += 1, d = \"x\".",
 			"Set-Cookie bytes are what the response sends to the browser; gorilla's session travels there instead of to a store.",
 		},
