@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -207,5 +208,48 @@ func TestRunRefusesBadSettings(t *testing.T) {
 				t.Fatalf("run = %v, want an error saying %q\n%s", err, c.want, &log)
 			}
 		})
+	}
+}
+
+// TestConcurrentRequestsLoseNothing sends cart and message posts for one
+// session at the same time, on the embedded FerretDB: each request changes
+// only its own keys, so none undoes another (the lost update that
+// read-modify-write sessions suffer).
+func TestConcurrentRequestsLoseNothing(t *testing.T) {
+	app := startRun(t, t.TempDir(), nil)
+	v := &visitor{t: t, base: strings.TrimSuffix(app.url, "/"), client: newJarClient(t)}
+	v.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	v.home()
+	token := v.token()
+	const each = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*each)
+	post := func(path, field, value string) {
+		defer wg.Done()
+		form := url.Values{"_csrf": {token}, field: {value}}
+		res, err := v.client.PostForm(v.base+path, form)
+		if err != nil {
+			errs <- err
+			return
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			errs <- fmt.Errorf("POST %s = %d", path, res.StatusCode)
+		}
+	}
+	for i := range each {
+		wg.Add(2)
+		go post("/cart", "item", fmt.Sprint("item ", i))
+		go post("/message", "message", fmt.Sprint("message ", i))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, _ := v.apiSession()
+	cart, _ := got["cart"].([]any)
+	if len(cart) != each || got["cartCount"] != float64(each) || got["message"] == nil || got["views"] != 1.0 {
+		t.Fatalf("after %d concurrent cart posts and %d message posts: %v", each, each, got)
 	}
 }
