@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/atomicsession/atomicsession/session"
 )
 
@@ -35,13 +37,15 @@ const maxNativeInc = 1_000_000_000_000_000_000
 // to the stored array's). Any other batch is applied in Go by
 // session.ApplyCommands to the top-level keys it touches, read with HMGET,
 // and written by one script call that first checks, by SHA-1, that no other
-// writer changed those keys meanwhile; if one did, the script answers with
-// the values it found and Apply applies the batch again to them after a
-// jittered backoff (see WithMaxRetries).
+// writer changed those keys meanwhile; if one did, Apply applies the batch
+// again to the values found, after a jittered backoff (see WithMaxRetries).
+// Each script call goes in MULTI with an HGETALL of the session: one round
+// trip.
 //
-// If no live session id exists then Apply returns an error wrapping
-// session.ErrNotFound and changes nothing. If a command does not apply then
-// Apply returns the error of session.ApplyCommands (such as
+// If no live session id exists, or expires is not after now, then Apply
+// returns an error wrapping session.ErrNotFound; in the first case it
+// changes nothing, in the second the session is gone. If a command does not
+// apply then Apply returns the error of session.ApplyCommands (such as
 // session.ErrTypeMismatch) and changes nothing.
 func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
 	if err := s.check(id); err == errEmptyID {
@@ -54,14 +58,20 @@ func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []
 	if err != nil {
 		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 	}
+	fields := topFields(cmds)
+	read := append(append(make([]string, 0, len(reservedFields)+len(fields)), reservedFields...), fields...)
+	var vals []any
 	if native {
 		r, err := s.runApply(ctx, id, s.now().UnixMilli(), exp, "", nil, ops)
 		if err != nil || r.status != scriptFallback {
-			return r.doc, s.applyStatus(id, r.status, err)
+			return r.result(id, err)
 		}
 		s.fallbacks.Add(1)
+		vals = r.current(read)
+	} else if vals, err = s.client.HMGet(ctx, s.Key(id), read...).Result(); err != nil {
+		return nil, redisErr(ctx, "apply to session "+id+": read", err)
 	}
-	return s.applyInGo(ctx, id, exp, cmds)
+	return s.applyInGo(ctx, id, exp, cmds, fields, read, vals)
 }
 
 // nativeOps returns cmds as applyScript operations, or native false if a
@@ -104,16 +114,11 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 	return ops, true, nil
 }
 
-// applyInGo is the general path: read the touched top-level keys, apply
-// cmds to them in Go, and write back what changed if nothing changed
-// meanwhile; else apply again to the values the failed write found.
-func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []session.Command) (session.Doc, error) {
-	fields := topFields(cmds)
-	read := append(append(make([]string, 0, len(reservedFields)+len(fields)), reservedFields...), fields...)
-	vals, err := s.client.HMGet(ctx, s.Key(id), read...).Result()
-	if err != nil {
-		return nil, redisErr(ctx, "apply to session "+id+": read", err)
-	}
+// applyInGo is the general path: apply cmds in Go to the touched
+// top-level keys fields, read as vals (the fields read, reserved ones
+// first, as HMGET returns them), and write back what changed if nothing
+// changed meanwhile; else apply again to the values the failed write found.
+func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []session.Command, fields, read []string, vals []any) (session.Doc, error) {
 	for attempt := 0; ; attempt++ {
 		now := s.now()
 		partial, err := partialDoc(id, read, vals, now)
@@ -134,7 +139,7 @@ func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []sess
 		}
 		r, err := s.runApply(ctx, id, now.UnixMilli(), exp, created, checks, ops)
 		if err != nil || r.status != scriptConflict {
-			return r.doc, s.applyStatus(id, r.status, err)
+			return r.result(id, err)
 		}
 		if attempt >= s.maxRetries {
 			return nil, fmt.Errorf("redis store: apply to session %s: still contended after %d retries: %w", id, attempt, session.ErrUnavailable)
@@ -143,51 +148,81 @@ func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []sess
 		if err := sleep(ctx, attempt); err != nil {
 			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 		}
-		vals = r.current
+		vals = r.current(read)
 	}
 }
 
-// applyResult is the outcome of applyScript.
+// applyResult is the outcome of applyScript and the HGETALL after it.
 type applyResult struct {
-	status  int         // -1 for success, else a script code
-	doc     session.Doc // on success, the document after
-	current []any       // on scriptConflict, the values found, as HMGET returns them
+	status int               // the script's
+	hash   map[string]string // the session just after the script
 }
 
-// runApply runs applyScript. Its errors are complete ("redis store: ...").
+// runApply runs applyScript and HGETALL in one MULTI/EXEC. If Redis does
+// not have the script cached, it sends the script itself (EVAL), once. Its
+// errors are complete ("redis store: ...").
 func (s *Store) runApply(ctx context.Context, id string, now, exp int64, created string, checks, ops []any) (applyResult, error) {
 	args := make([]any, 0, 4+len(checks)+len(ops))
 	args = append(args, now, exp, created, len(checks)/2)
 	args = append(append(args, checks...), ops...)
-	res, err := applyScript.Run(ctx, s.client, []string{s.Key(id)}, args...).Result()
+	keys := []string{s.Key(id)}
+	var script *goredis.Cmd
+	var all *goredis.MapStringStringCmd
+	run := func(eval bool) error {
+		_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			if eval {
+				script = applyScript.Eval(ctx, p, keys, args...)
+			} else {
+				script = applyScript.EvalSha(ctx, p, keys, args...)
+			}
+			all = p.HGetAll(ctx, keys[0])
+			return nil
+		})
+		return err
+	}
+	err := run(false)
+	if goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		err = run(true)
+	}
 	if err != nil {
-		return applyResult{status: -1}, redisErr(ctx, "apply to session "+id, err)
+		return applyResult{}, redisErr(ctx, "apply to session "+id, err)
 	}
-	switch r := res.(type) {
-	case int64:
-		return applyResult{status: int(r)}, nil
-	case []any:
-		if len(r) > 0 && r[0] == int64(scriptConflict) {
-			return applyResult{status: scriptConflict, current: r[1:]}, nil
-		}
-		doc, err := decodeFields(id, r)
-		if err != nil {
-			return applyResult{status: -1}, fmt.Errorf("redis store: apply to session %s: %w", id, err)
-		}
-		return applyResult{status: -1, doc: doc}, nil
+	status, err := script.Int()
+	if err != nil {
+		return applyResult{}, fmt.Errorf("redis store: apply to session %s: script result: %w", id, err)
 	}
-	return applyResult{status: -1}, fmt.Errorf("redis store: apply to session %s: script returned %T", id, res)
+	return applyResult{status: status, hash: all.Val()}, nil
 }
 
-// applyStatus turns a final status of runApply into Apply's error.
-func (s *Store) applyStatus(id string, status int, err error) error {
+// result turns a final applyResult into Apply's result.
+func (r applyResult) result(id string, err error) (session.Doc, error) {
 	switch {
 	case err != nil:
-		return err
-	case status == scriptNotFound:
-		return fmt.Errorf("redis store: apply to session %s: %w", id, session.ErrNotFound)
+		return nil, err
+	case r.status == scriptNotFound:
+		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, session.ErrNotFound)
+	case r.status != scriptApplied:
+		return nil, fmt.Errorf("redis store: apply to session %s: unexpected script result %d", id, r.status)
+	case len(r.hash) == 0:
+		return nil, fmt.Errorf("redis store: apply to session %s: expired at once: %w", id, session.ErrNotFound)
 	}
-	return nil
+	doc, err := decodeHash(id, r.hash)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
+	}
+	return doc, nil
+}
+
+// current returns the fields read of the session as the script found it,
+// as HMGET returns them (nil for absent fields).
+func (r applyResult) current(read []string) []any {
+	vals := make([]any, len(read))
+	for i, f := range read {
+		if v, ok := r.hash[f]; ok {
+			vals[i] = v
+		}
+	}
+	return vals
 }
 
 // topFields returns the distinct top-level keys of the paths of cmds.

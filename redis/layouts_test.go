@@ -53,7 +53,7 @@ func (w *watchStore) Apply(ctx context.Context, id string, expires time.Time, cm
 	if native {
 		r, err := w.runApply(ctx, id, w.now().UnixMilli(), expires.UnixMilli(), "", nil, ops)
 		if err != nil || r.status != scriptFallback {
-			return r.doc, w.applyStatus(id, r.status, err)
+			return r.result(id, err)
 		}
 	}
 	key := w.Key(id)

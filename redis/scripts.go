@@ -30,7 +30,10 @@ redis.call('PEXPIREAT', key, ARGV[2])
 return 1
 `)
 
-// applyScript applies one batch to a live session.
+// applyScript applies one batch to a live session. The Store sends it in
+// MULTI, followed by HGETALL of the key, so that it receives the document
+// just after the script in the same round trip without copying it through
+// Lua (for a 64 KB session that copy cost about 0.2 ms).
 //
 //	KEYS[1]  the session key
 //	ARGV[1]  now, Unix ms
@@ -46,47 +49,32 @@ return 1
 //	       (joined by ','; "" for none), or create it: $push as text, as
 //	       the encoding of an array always starts with '[' and ends with ']'
 //
-// It returns 0 if no live session holds the key (nothing changed); if a
-// check failed (another writer came first; nothing changed), the array of 2
-// and the current values of the reserved fields ($expires, $maxAge,
-// $created, $secret) and of the checked fields, nil for absent ones (HGET's
-// false, which unlike nil does not end a Lua array), as HMGET would return
-// them, so that the caller can retry at once without reading again; 1 if an
-// "i"
-// field holds something other than an integer of at most 18 digits, whose
-// sum could leave the int64 range, or a "p" field holds something other
-// than an array (nothing changed: Go applies the batch, and fails it if the
-// reference semantics do); else HGETALL after the batch. Every check runs
-// before the first write, so a batch applies entirely or not at all.
+// It returns scriptNotFound if no live session holds the key,
+// scriptConflict if the session's created or a checked field differs
+// (another writer came first), scriptFallback if an "i" field holds
+// something other than an integer of at most 18 digits, whose sum could
+// leave the int64 range, or a "p" field holds something other than an
+// array (Go applies the batch, and fails it if the reference semantics do)
+// — in these cases nothing changed — and else scriptApplied. Every check
+// runs before the first write, so a batch applies entirely or not at all.
 var applyScript = goredis.NewScript(`
 local key = KEYS[1]
 local exp = redis.call('HGET', key, '$expires')
 if not exp or tonumber(exp) <= tonumber(ARGV[1]) then
 	return 0
 end
-local n = tonumber(ARGV[4])
-local function conflict()
-	local out = {2}
-	for _, f in ipairs({'$expires', '$maxAge', '$created', '$secret'}) do
-		out[#out + 1] = redis.call('HGET', key, f)
-	end
-	for j = 5, 4 + 2 * n, 2 do
-		out[#out + 1] = redis.call('HGET', key, ARGV[j])
-	end
-	return out
-end
 if ARGV[3] ~= '' and redis.call('HGET', key, '$created') ~= ARGV[3] then
-	return conflict()
+	return 2
 end
 local i = 5
-for _ = 1, n do
+for _ = 1, tonumber(ARGV[4]) do
 	local cur = redis.call('HGET', key, ARGV[i])
 	local digest = ''
 	if cur then
 		digest = redis.sha1hex(cur)
 	end
 	if digest ~= ARGV[i + 1] then
-		return conflict()
+		return 2
 	end
 	i = i + 2
 end
@@ -130,14 +118,14 @@ while i <= #ARGV do
 	i = i + 3
 end
 redis.call('HSET', key, '$expires', ARGV[2])
-local all = redis.call('HGETALL', key)
 redis.call('PEXPIREAT', key, ARGV[2])
-return all
+return 3
 `)
 
-// Results of applyScript other than the document.
+// Results of applyScript.
 const (
 	scriptNotFound = 0
 	scriptFallback = 1
 	scriptConflict = 2
+	scriptApplied  = 3
 )

@@ -525,3 +525,37 @@ func TestForeignDataIsAnError(t *testing.T) {
 		t.Error("Create over a string key succeeded")
 	}
 }
+
+// TestScriptCacheFlushed: after SCRIPT FLUSH (a restarted or failed-over
+// Redis), the Store sends its scripts again.
+func TestScriptCacheFlushed(t *testing.T) {
+	s, c := newStore(t)
+	for name, cmds := range map[string][]session.Command{"native": {inc("n", int64(1))}, "general": {inc("c.n", int64(1))}} {
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		m := newMeta(t)
+		if _, err := s.Create(ctx, m, nil); err != nil {
+			t.Fatalf("%s: Create after SCRIPT FLUSH: %v", name, err)
+		}
+		if err := c.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply(ctx, m.ID, m.Expires, cmds); err != nil {
+			t.Fatalf("%s: Apply after SCRIPT FLUSH: %v", name, err)
+		}
+	}
+}
+
+// TestApplyWithPastExpiresEndsTheSession: an Apply whose new expires has
+// passed leaves no session behind and returns ErrNotFound.
+func TestApplyWithPastExpiresEndsTheSession(t *testing.T) {
+	s, c := newStore(t)
+	m := create(t, s)
+	if _, err := s.Apply(ctx, m.ID, time.Now().Add(-time.Second), []session.Command{set("a", "x")}); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Apply: %v, want ErrNotFound", err)
+	}
+	if n := c.Exists(ctx, s.Key(m.ID)).Val(); n != 0 {
+		t.Error("the key is still there")
+	}
+}
