@@ -19,23 +19,25 @@
 //
 // # Atomicity
 //
-// Every batch is one Lua script call, atomic on the server, and no script
-// ever decodes a user value: Lua's cjson would rewrite numbers to 14
-// significant digits and empty arrays to {}.
+// Every batch is one Lua script call, atomic on the server, sent in MULTI
+// with an HGETALL of the session so that the document after the batch
+// comes back in the same round trip. No script ever decodes a user value:
+// Lua's cjson would rewrite numbers to 14 significant digits and empty
+// arrays to {}.
 //
 //   - Set, Unset, integer Inc and Push of top-level keys run in the script
 //     itself (HSET, HDEL, HINCRBY, and Push appending the new elements' text
-//     to the stored array's), with the check that the session is live, the
-//     new expires (also set with PEXPIREAT) and the HGETALL of the result:
-//     one round trip, and no retry however many clients write at once.
+//     to the stored array's), with the check that the session is live and
+//     the new expires (also set with PEXPIREAT): one round trip, and no
+//     retry however many clients write at once.
 //   - Any other batch (dotted paths, Pull, AddToSet, Pop, Rename, an Inc by
 //     a float or of a float) is applied in Go, by session.ApplyCommands, to
 //     the top-level keys it touches, read with HMGET. The script then writes
 //     the changed keys only if the values it finds still have the SHA-1 they
-//     had when read; otherwise it answers with the values it found, and the
-//     batch is applied again to them after a short jittered backoff (two
-//     round trips, plus one per retry). Writers of different top-level keys
-//     of one session never make each other retry.
+//     had when read; otherwise nothing changes, and the batch is applied
+//     again, after a short jittered backoff, to the values the HGETALL
+//     returned (two round trips, plus one per retry). Writers of different
+//     top-level keys of one session never make each other retry.
 //
 // A write therefore sends about the size of the change (of the touched
 // top-level keys on the Go path), never the whole session; it receives the
