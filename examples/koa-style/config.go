@@ -38,7 +38,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "TCP `address` to listen on")
 	fs.StringVar(&c.dataDir, "data", defaultDataDir(), "`directory` of the embedded database and the generated signing key")
-	fs.StringVar(&c.keys, "keys", getenv("SESSION_KEYS"), "comma-separated cookie signing `keys`, each at least 32 bytes; the first signs (default $SESSION_KEYS, else a key generated once and kept in -data)")
+	fs.StringVar(&c.keys, "keys", "", "comma-separated cookie signing `keys`, each at least 32 bytes; the first signs (default $SESSION_KEYS, else a key generated once and kept in -data)")
 	fs.DurationVar(&c.maxAge, "max-age", 30*24*time.Hour, "session lifetime after its last update")
 	fs.StringVar(&c.mongoDB, "mongo-db", "atomicsession", "database `name` for the sessions collection on MongoDB and the embedded server")
 	fs.StringVar(&c.prefix, "redis-prefix", redis.DefaultPrefix, "`prefix` of the session keys on Redis")
@@ -47,6 +47,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.keys == "" {
+		c.keys = getenv("SESSION_KEYS") // not the flag's default, which -h would print
 	}
 	if c.maxAge <= 0 {
 		return c, fmt.Errorf("-max-age is %v, want a positive duration", c.maxAge)

@@ -47,3 +47,39 @@ func TestLoadKeysRefusesABadKeyFile(t *testing.T) {
 		t.Fatalf("loadKeys on a bad key file = %v, want an error naming the file", err)
 	}
 }
+
+func TestHelpNeverPrintsTheKeys(t *testing.T) {
+	secret := strings.Repeat("s", 40)
+	var out strings.Builder
+	_, err := parseConfig([]string{"-h"}, func(k string) string {
+		if k == "SESSION_KEYS" {
+			return secret
+		}
+		return ""
+	}, &out)
+	if err == nil || strings.Contains(out.String(), secret) {
+		t.Fatalf("-h: %v; printed the keys: %t", err, strings.Contains(out.String(), secret))
+	}
+}
+
+func TestKeysFlagWinsOverEnvironment(t *testing.T) {
+	flagKey, envKey := strings.Repeat("f", 32), strings.Repeat("e", 32)
+	c, err := parseConfig([]string{"-keys", flagKey}, func(k string) string {
+		if k == "SESSION_KEYS" {
+			return envKey
+		}
+		return ""
+	}, &strings.Builder{})
+	if err != nil || c.keys != flagKey {
+		t.Fatalf("parseConfig = %q, %v; want the -keys value", c.keys, err)
+	}
+	c, err = parseConfig(nil, func(k string) string {
+		if k == "SESSION_KEYS" {
+			return envKey
+		}
+		return ""
+	}, &strings.Builder{})
+	if err != nil || c.keys != envKey {
+		t.Fatalf("parseConfig = %q, %v; want $SESSION_KEYS", c.keys, err)
+	}
+}
