@@ -201,7 +201,7 @@ func TestRunRefusesBadSettings(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var log logBuffer
-			args := append([]string{"-data", t.TempDir()}, c.args...)
+			args := append([]string{"-data", t.TempDir(), "-addr", "127.0.0.1:0"}, c.args...)
 			getenv := func(k string) string { return c.env[k] }
 			err := run(context.Background(), args, getenv, &log, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
