@@ -71,7 +71,8 @@
 //     where sessions are updated concurrently.
 //   - Arrays inside arrays are refused (session.ErrInvalidValue), -0.0
 //     comes back as 0, and a $rename onto a path below a scalar is an
-//     internal error rather than session.ErrTypeMismatch.
+//     InternalError, which the store maps to session.ErrTypeMismatch as
+//     MongoDB's PathNotViable.
 //   - Filters beyond {_id} scan the collection, so every request costs time
 //     in proportion to the number of stored sessions: sweep often.
 package mongo
