@@ -101,7 +101,7 @@ func (s *scsRedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 }
 
 // CommitCtx writes the whole session, replacing what was there, with its
-// expiry: one SET with PXAT.
+// expiry: one SET with EXAT.
 func (s *scsRedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	err := s.client.SetArgs(ctx, s.prefix+token, b, goredis.SetArgs{ExpireAt: expiry}).Err()
 	if err != nil {
