@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -159,11 +160,11 @@ func appendString(b []byte, s string) ([]byte, error) {
 }
 
 // decodeValue decodes what encodeValue wrote into a Doc value.
-func decodeValue(data []byte) (any, error) {
+func decodeValue(data string) (any, error) {
 	if v, ok, err := decodeScalar(data); ok {
 		return v, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(strings.NewReader(data))
 	dec.UseNumber()
 	var raw any
 	if err := dec.Decode(&raw); err != nil {
@@ -178,8 +179,8 @@ func decodeValue(data []byte) (any, error) {
 // decodeScalar decodes, without encoding/json, the encodings that are
 // most of a session: literals, numbers and strings without escapes. ok is
 // false for anything else.
-func decodeScalar(data []byte) (v any, ok bool, err error) {
-	switch string(data) {
+func decodeScalar(data string) (v any, ok bool, err error) {
+	switch data {
 	case "null":
 		return nil, true, nil
 	case "true":
@@ -191,27 +192,70 @@ func decodeScalar(data []byte) (v any, ok bool, err error) {
 		return nil, false, nil
 	}
 	if isJSONNumber(data) {
-		v, err := number(string(data))
+		v, err := number(data)
 		return v, true, err
 	}
 	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
 		return nil, false, nil
 	}
 	body := data[1 : len(data)-1]
-	for _, c := range body {
-		if c < 0x20 || c == '"' || c == '\\' {
-			return nil, false, nil
-		}
-	}
-	if !utf8.Valid(body) {
+	if !plainString(body) {
 		return nil, false, nil
 	}
-	return string(body), true, nil
+	return body, true, nil
+}
+
+// plainString reports whether s is valid UTF-8 with no control character,
+// quote or backslash: a JSON string body that needs no unescaping. It looks
+// at eight bytes at a time, since session values can be large.
+func plainString(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(w uint64) uint64 { return (w - ones) &^ w & highs }
+	ascii := true
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A flagged word may be a false alarm (a borrow); check it bytewise.
+		if (w-ones*0x20)&^w&highs|zero(w^ones*'"')|zero(w^ones*'\\') != 0 && !plainBytes(s[i:i+8]) {
+			return false
+		}
+		if w&highs != 0 {
+			ascii = false
+		}
+	}
+	if !plainBytes(s[i:]) {
+		return false
+	}
+	if i < len(s) && !isASCII(s[i:]) {
+		ascii = false
+	}
+	return ascii || utf8.ValidString(s)
+}
+
+// plainBytes reports whether s has no control character, quote or
+// backslash.
+func plainBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // isJSONNumber reports whether b is a number as JSON spells it:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(b []byte) bool {
+func isJSONNumber(b string) bool {
 	digits := func(i int) int { // the index after the digits from i
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 			i++
@@ -294,7 +338,7 @@ func object(x map[string]any) (map[string]any, error) {
 // number decodes a JSON number: an integer without '.' or exponent is an
 // int64, any other a float64.
 func number(s string) (any, error) {
-	if bytes.IndexAny([]byte(s), ".eE") < 0 {
+	if strings.IndexAny(s, ".eE") < 0 {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("decode integer %q: %w", s, err)

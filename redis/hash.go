@@ -62,7 +62,7 @@ func newDecoder(n int) *decoder {
 
 func (d *decoder) field(name, value string) error {
 	if len(name) == 0 || name[0] != '$' {
-		v, err := decodeValue([]byte(value))
+		v, err := decodeValue(value)
 		if err != nil {
 			return fmt.Errorf("key %q: %w", name, err)
 		}

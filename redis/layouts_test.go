@@ -118,7 +118,7 @@ type wholeDocStore struct {
 func (w *wholeDocStore) key(id string) string { return w.prefix + "{" + id + "}" }
 
 func (w *wholeDocStore) decode(id, data string) (session.Doc, error) {
-	v, err := decodeValue([]byte(data))
+	v, err := decodeValue(string(data))
 	if err != nil {
 		return nil, err
 	}
