@@ -99,18 +99,25 @@ func (s *Store) live(id string) bson.D {
 // Load returns the live session id. If the session does not exist or has
 // expired (whether or not it was removed yet) then Load returns an error
 // wrapping session.ErrNotFound.
+//
+// Load finds the document by _id alone and checks expires itself: a read
+// cannot resurrect anything, and FerretDB 1.x answers a filter on _id from
+// its primary key but scans the collection for any other.
 func (s *Store) Load(ctx context.Context, id string) (session.Doc, error) {
 	coll, err := s.collection()
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, err)
 	}
-	raw, err := coll.FindOne(ctx, s.live(id)).Raw()
+	raw, err := coll.FindOne(ctx, bson.D{{Key: session.FieldID, Value: id}}).Raw()
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, mapError(ctx, err))
 	}
 	doc, err := decodeDoc(raw)
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, err)
+	}
+	if exp, _ := doc[session.FieldExpires].(time.Time); !exp.After(s.clock()) {
+		return nil, fmt.Errorf("load session %s: %w (expired)", id, session.ErrNotFound)
 	}
 	return doc, nil
 }
