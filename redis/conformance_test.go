@@ -68,3 +68,24 @@ func (s *twoInstances) Apply(ctx context.Context, id string, expires time.Time, 
 func (s *twoInstances) Delete(ctx context.Context, id string) error {
 	return s.next().Delete(ctx, id)
 }
+
+// TestConformanceRing runs the suite through a *redis.Ring, which the
+// package documentation says the store works with: every command of a
+// batch names the one session key, so a ring sends it to one shard. The
+// two shard names point at the one test server: this checks that MULTI and
+// the scripts go through a Ring, not how a ring spreads keys.
+func TestConformanceRing(t *testing.T) {
+	opt, err := goredis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessiontest.Run(t, func(t *testing.T) session.Store {
+		ring := goredis.NewRing(&goredis.RingOptions{
+			Addrs:                 map[string]string{"a": opt.Addr, "b": opt.Addr},
+			DB:                    opt.DB,
+			ContextTimeoutEnabled: true,
+		})
+		t.Cleanup(func() { _ = ring.Close() })
+		return redis.NewStore(ring, redis.WithPrefix(testenv.RedisPrefix(t)))
+	})
+}
