@@ -26,7 +26,6 @@ type pending struct {
 	cmd      Command
 	settle   func(Doc, error)
 	demanded atomic.Bool // someone awaited its future (or one derived from it)
-	err      error       // set when it failed
 }
 
 // Set queues $set: key takes the value v, creating sub-documents along a
@@ -130,11 +129,14 @@ func (s *Session) command(c Command) *future.Future[Doc] {
 
 // enqueue queues p and returns its future. Awaiting the future sends the
 // queue, in a goroutine of its own so that Await's context bounds only the
-// wait.
+// wait; one goroutine serves all the futures awaited before it takes the
+// queue.
 func (s *Session) enqueue(p *pending) *future.Future[Doc] {
 	f, settle := future.NewPromise[Doc](func() {
 		p.demanded.Store(true)
-		go s.flush(s.ctx, false) //nolint:errcheck // the results go to the futures
+		if s.flushing.CompareAndSwap(false, true) {
+			go s.flush(s.ctx, false) //nolint:errcheck // the results go to the futures
+		}
 	})
 	p.settle = settle
 	s.mu.Lock()
@@ -146,33 +148,75 @@ func (s *Session) enqueue(p *pending) *future.Future[Doc] {
 // Flush sends the queued commands now and waits for them; ctx bounds only
 // the wait. A new session that is not stored yet is stored even with no
 // command queued. Flush returns the errors of commands that failed and
-// whose futures nobody awaited, joined; the middleware calls it when the
-// request ends and answers 500 if it fails.
+// whose futures nobody awaited, joined, and forgets them; the middleware
+// calls it when the request ends and answers 500 if it fails. A failure
+// counts as awaited if any command of its batch was awaited before the
+// batch went out.
 func (s *Session) Flush(ctx context.Context) error {
+	if ctx.Done() == nil { // nothing could end the wait early: no goroutine
+		return s.flush(s.ctx, true)
+	}
 	_, err := future.Go(s.ctx, func(wctx context.Context) (struct{}, error) {
 		return struct{}{}, s.flush(wctx, true)
 	}).Await(ctx)
 	return err
 }
 
-// flush sends the queue, batch by batch, in issue order. With store set, a
-// new session is stored even if nothing is queued. It returns the joined
-// errors of failed commands that nobody has awaited.
+// result is what the store answered for one batch.
+type result struct {
+	batch []*pending
+	doc   Doc
+	err   error
+}
+
+// flush sends the queue and then settles the futures. It settles them after
+// letting go of flushMu, because a future's continuations run as it settles
+// and may await more commands of the same session.
 func (s *Session) flush(ctx context.Context, store bool) error {
+	for _, r := range s.send(ctx, store) {
+		s.settle(r)
+	}
+	return s.unheardErr()
+}
+
+// send sends the queue, batch by batch, in issue order. With store set, a
+// new session (one never stored, or just regenerated) is stored at the end
+// even if nothing is queued. A store that panics fails the batch it was
+// sending and the ones after it; the panic goes no further.
+func (s *Session) send(ctx context.Context, store bool) (results []result) {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	s.mu.Lock()
-	queue := s.queue
+	bs := batches(s.queue)
 	s.queue = nil
-	if store && len(queue) == 0 && s.state == stateNew {
-		queue = []*pending{{kind: kindTouch, settle: func(Doc, error) {}}}
-	}
+	s.flushing.Store(false)
 	s.mu.Unlock()
-	for _, b := range batches(queue) {
-		doc, err := s.send(ctx, b)
-		s.settle(b, doc, err)
+	defer func() {
+		if v := recover(); v != nil {
+			err := fmt.Errorf("session store panicked: %v", v)
+			for _, b := range bs[len(results):] {
+				results = append(results, result{batch: b, err: err})
+			}
+		}
+	}()
+	for _, b := range bs {
+		doc, err := s.sendBatch(ctx, b)
+		results = append(results, result{b, doc, err})
 	}
-	return s.unheardErr()
+	if store && s.isNew() {
+		b := []*pending{{kind: kindTouch, settle: func(Doc, error) {}}}
+		bs = append(bs, b)
+		doc, err := s.sendBatch(ctx, b)
+		results = append(results, result{b, doc, err})
+	}
+	return results
+}
+
+// isNew reports whether the session exists here but not yet in the store.
+func (s *Session) isNew() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateNew
 }
 
 // batches splits a queue into consecutive batches that are each one atomic
@@ -217,8 +261,8 @@ func overlapsAny(ps, others []string) bool {
 	return false
 }
 
-// send performs one batch against the store.
-func (s *Session) send(ctx context.Context, b []*pending) (Doc, error) {
+// sendBatch performs one batch against the store.
+func (s *Session) sendBatch(ctx context.Context, b []*pending) (Doc, error) {
 	switch b[0].kind {
 	case kindDestroy:
 		return nil, s.destroy(ctx)
@@ -323,37 +367,38 @@ func (s *Session) destroy(ctx context.Context) error {
 
 // settle resolves every entry of a batch with the batch's result. Each
 // entry gets its own copy of the document, so one caller cannot change
-// another's result.
-func (s *Session) settle(b []*pending, doc Doc, err error) {
+// another's result. A failure that no entry of the batch has been awaited
+// for is kept for Flush to report.
+func (s *Session) settle(r result) {
+	err := r.err
 	if err != nil {
-		err = fmt.Errorf("session %s: %w", describe(b), err)
-	}
-	for i, p := range b {
-		d := doc
-		if i > 0 && doc != nil {
-			d = doc.Clone()
+		err = fmt.Errorf("session %s: %w", describe(r.batch), err)
+		heard := false
+		for _, p := range r.batch {
+			heard = heard || p.demanded.Load()
 		}
-		if err != nil {
-			p.err = err
+		if !heard {
 			s.mu.Lock()
-			s.unheard = append(s.unheard, p)
+			s.unheard = append(s.unheard, err)
 			s.mu.Unlock()
+		}
+	}
+	for i, p := range r.batch {
+		d := r.doc
+		if i > 0 && d != nil {
+			d = d.Clone()
 		}
 		p.settle(d, err)
 	}
 }
 
-// unheardErr joins the errors of failed entries that nobody awaited.
+// unheardErr returns the kept failures, joined, and forgets them.
 func (s *Session) unheardErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
-	for _, p := range s.unheard {
-		if !p.demanded.Load() {
-			errs = append(errs, p.err)
-		}
-	}
-	return errors.Join(errs...)
+	err := errors.Join(s.unheard...)
+	s.unheard = nil
+	return err
 }
 
 // describe names a batch for an error message.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,7 +64,8 @@ type Session struct {
 	opts  Options
 	ctx   context.Context
 
-	flushMu sync.Mutex // serializes flushes, so batches go out in issue order
+	flushMu  sync.Mutex  // serializes flushes, so batches go out in issue order
+	flushing atomic.Bool // a flush goroutine has been started and not taken the queue yet
 
 	mu      sync.Mutex // guards everything below
 	token   string
@@ -72,7 +74,7 @@ type Session struct {
 	state   state
 	dirty   bool // the cookie must be sent again
 	queue   []*pending
-	unheard []*pending // failed commands, reported by Flush unless awaited
+	unheard []error // failures of batches nobody awaited, for Flush to report
 }
 
 // New returns a brand-new session that is not stored yet. It is stored by

@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -421,5 +422,84 @@ func TestAwaitContextBoundsOnlyTheWait(t *testing.T) {
 	doc, err := s.Touch().Await(context.Background())
 	if err != nil || doc["a"] != int64(1) {
 		t.Fatalf("command lost after a cancelled wait: %v, %v", doc, err)
+	}
+}
+
+func TestContinuationMayAwaitTheSameSession(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := stored(t, newStore(t))
+	doc, err := s.Set("a", 1).Then(func(session.Doc) (session.Doc, error) {
+		return s.Set("b", 2).Await(ctx) // runs as the first batch settles
+	}).Await(ctx)
+	if err != nil || doc["a"] != int64(1) || doc["b"] != int64(2) {
+		t.Fatalf("chained await on the same session: %v, %v", doc, err)
+	}
+}
+
+func TestUnawaitedRegenerateStoresTheNewSession(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s := stored(t, st)
+	oldID := s.ID()
+	s.Regenerate() // nobody awaits it; the request's end (Flush) sends it
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Store.Load(ctx, s.ID()); err != nil || s.ID() == oldID {
+		t.Fatalf("new session %s (old %s) not stored: %v", s.ID(), oldID, err)
+	}
+	if action, tok := s.Cookie(); action != session.CookieSet || session.IDOf(tok) != s.ID() {
+		t.Fatalf("cookie action %v after Regenerate, want CookieSet with the new token", action)
+	}
+}
+
+func TestFailureIsReportedOnceAndNotWhenItsBatchWasAwaited(t *testing.T) {
+	ctx := context.Background()
+	s := stored(t, newStore(t))
+	if _, err := s.Set("word", "text").Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, b := s.Set("other", 1), s.Inc("word", 1) // one batch, which fails
+	if _, err := a.Await(ctx); !errors.Is(err, session.ErrTypeMismatch) {
+		t.Fatalf("a = %v", err)
+	}
+	if _, err := b.Await(ctx); !errors.Is(err, session.ErrTypeMismatch) {
+		t.Fatalf("b = %v", err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush = %v: the batch's failure was awaited", err)
+	}
+	s.Inc("word", 1) // fails, nobody awaits it
+	if err := s.Flush(ctx); !errors.Is(err, session.ErrTypeMismatch) {
+		t.Fatalf("Flush = %v, want the unawaited failure", err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("second Flush = %v, want nil: a failure is reported once", err)
+	}
+}
+
+// panicking is a store whose Apply panics, as a buggy third-party store might.
+type panicking struct{ session.Store }
+
+func (panicking) Apply(context.Context, string, time.Time, []session.Command) (session.Doc, error) {
+	panic("store bug")
+}
+
+func TestStorePanicBecomesAnError(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st := newStore(t)
+	s := stored(t, st)
+	again, err := session.Open(ctx, panicking{st.Store}, s.Token(), session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := again.Set("a", 1), again.Set("a", 2) // two batches
+	if _, err := first.Await(ctx); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("first = %v, want the panic as an error", err)
+	}
+	if _, err := second.Await(ctx); err == nil {
+		t.Fatal("the batch after the panic succeeded")
 	}
 }
