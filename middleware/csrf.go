@@ -3,6 +3,8 @@ package middleware
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/atomicsession/atomicsession/session"
 )
 
 // CSRFHeader is the request header the CSRF guard reads a token from.
@@ -27,6 +29,12 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if !m.hasSession(r) {
+			// A visitor without a valid cookie has no session, so no token
+			// can be valid: refuse without creating one.
+			m.refuseCSRF(w, r, "")
+			return
+		}
 		sess, err := Session(r).Await(r.Context())
 		if err != nil {
 			m.opts.ErrorHandler(w, r, fmt.Errorf("csrf: %w", err))
@@ -37,11 +45,27 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			token = r.PostFormValue(CSRFField)
 		}
 		if err := sess.AssertCSRF(token); err != nil {
-			m.opts.Logger.InfoContext(r.Context(), "atomicsession: refused a request without a valid CSRF token",
-				"method", r.Method, "path", r.URL.Path, "session", sess.ID())
-			m.opts.ErrorHandler(w, r, err)
+			m.refuseCSRF(w, r, sess.ID())
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hasSession reports whether r carries a session cookie that passes the
+// signature check.
+func (m *Manager) hasSession(r *http.Request) bool {
+	c, err := r.Cookie(m.opts.Key)
+	if err != nil {
+		return false
+	}
+	_, ok := m.keys.Verify(c.Value)
+	return ok
+}
+
+// refuseCSRF logs and answers a request refused by the CSRF guard.
+func (m *Manager) refuseCSRF(w http.ResponseWriter, r *http.Request, id string) {
+	m.opts.Logger.InfoContext(r.Context(), "atomicsession: refused a request without a valid CSRF token",
+		"method", r.Method, "path", r.URL.Path, "session", id)
+	m.opts.ErrorHandler(w, r, fmt.Errorf("csrf: %w", session.ErrInvalidCSRF))
 }

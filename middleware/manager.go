@@ -81,8 +81,8 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		rs.sess = future.New(work, rs.open)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rs))
 		rw := &responseWriter{ResponseWriter: w, rs: rs}
+		defer rw.finish() // also when next panics: queued commands still go out
 		next.ServeHTTP(rw, r)
-		rw.finish()
 	})
 }
 
@@ -100,24 +100,40 @@ func (rs *request) open(ctx context.Context) (*session.Session, error) {
 	return session.Open(ctx, rs.m.store, token, session.Options{MaxAge: rs.m.opts.MaxAge, Timeout: rs.m.opts.Timeout})
 }
 
-// commit sends the session's queued commands and sets its cookie on w's
-// header. It returns an error if the commands failed.
-func (rs *request) commit(h http.Header) error {
+// session returns the request's session if the handler opened one.
+func (rs *request) session(ctx context.Context) (*session.Session, bool) {
 	rs.mu.Lock()
 	opened := rs.opened
 	rs.mu.Unlock()
 	if !opened {
-		return nil
+		return nil, false
 	}
-	ctx := context.WithoutCancel(rs.r.Context())
 	sess, err := rs.sess.Await(ctx)
-	if err != nil {
-		return nil // the handler saw the load fail and chose its response
+	return sess, err == nil // a failed load: the handler saw it and chose its response
+}
+
+// commit sends the session's queued commands and sets its cookie on h. It
+// returns an error if the commands failed.
+func (rs *request) commit(h http.Header) error {
+	ctx := context.WithoutCancel(rs.r.Context())
+	sess, ok := rs.session(ctx)
+	if !ok {
+		return nil
 	}
 	if err := sess.Flush(ctx); err != nil {
 		return err
 	}
 	rs.setCookie(h, sess)
+	return nil
+}
+
+// flushLate sends commands queued after the response started. Their cookie
+// cannot be sent any more; a failure can only be logged.
+func (rs *request) flushLate() error {
+	ctx := context.WithoutCancel(rs.r.Context())
+	if sess, ok := rs.session(ctx); ok {
+		return sess.Flush(ctx)
+	}
 	return nil
 }
 

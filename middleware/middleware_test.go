@@ -531,3 +531,65 @@ func TestStatusOf(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandAfterTheResponseStartedIsStored(t *testing.T) {
+	var logs bytes.Buffer
+	m := newManager(t, newMemory(t), middleware.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/late", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r).Await(r.Context())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		sess.Set("early", "yes")
+		fmt.Fprint(w, "body first")
+		sess.Set("late", "yes") // queued after the header went out, never awaited
+		sess.Inc("late", 1)     // a batch of its own (same path); fails: logged
+	})
+	mux.Handle("/get", app())
+	c := newClient(t, m.Handler(mux))
+	if _, body := c.do("GET", "/late", nil); body != "body first" {
+		t.Fatal(body)
+	}
+	if _, body := c.do("GET", "/get", nil); body != `{"early":"yes","late":"yes"}`+"\n" {
+		t.Fatalf("after a late command: %q", body)
+	}
+	if !strings.Contains(logs.String(), "after the response started failed") {
+		t.Fatalf("late failure not logged: %q", logs.String())
+	}
+}
+
+func TestCommandsGoOutWhenTheHandlerPanics(t *testing.T) {
+	m := newManager(t, newMemory(t), middleware.Options{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) {
+		sess, _ := middleware.Session(r).Await(r.Context())
+		fmt.Fprint(w, "partial")
+		sess.Set("before", "panic") // queued after the header, then the panic
+		panic(http.ErrAbortHandler) // net/http's quiet panic
+	})
+	mux.Handle("/get", app())
+	c := newClient(t, m.Handler(mux))
+	c.do("GET", "/get", nil) // the cookie; the panicking response never arrives
+	req, _ := http.NewRequest("GET", c.srv.URL+"/panic", nil)
+	if resp, err := c.c.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	if _, body := c.do("GET", "/get", nil); body != `{"before":"panic"}`+"\n" {
+		t.Fatalf("command before a panic: %q", body)
+	}
+}
+
+func TestCSRFRefusesCookielessPostWithoutCreatingASession(t *testing.T) {
+	st := &countingStore{Store: newMemory(t)}
+	m := newManager(t, st, middleware.Options{})
+	c := newClient(t, m.Handler(m.CSRF(app())))
+	resp, body := c.do("POST", "/guarded", url.Values{"_csrf": {"a.b"}})
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "passed") {
+		t.Fatalf("cookieless POST: %d %q, want 403", resp.StatusCode, body)
+	}
+	if n := st.n.Load(); n != 0 || len(resp.Cookies()) != 0 {
+		t.Fatalf("cookieless refused POST: %d store calls, cookies %v; want none", n, resp.Cookies())
+	}
+}

@@ -81,7 +81,17 @@ func (w *responseWriter) Unwrap() http.ResponseWriter {
 	return w.ResponseWriter
 }
 
-// finish commits the session if the handler returned without writing.
+// finish commits the session if the handler returned without writing, and
+// otherwise sends what the handler queued after the response started,
+// logging a failure: the status has gone out.
 func (w *responseWriter) finish() {
-	w.commitOnce()
+	if !w.committed {
+		w.commitOnce()
+		return
+	}
+	if err := w.rs.flushLate(); err != nil {
+		r := w.rs.r
+		w.rs.m.opts.Logger.ErrorContext(r.Context(), "atomicsession: sending session commands after the response started failed",
+			"method", r.Method, "path", r.URL.Path, "err", err)
+	}
 }
