@@ -64,7 +64,7 @@ func newBrowser(t *testing.T, execPath, base string) *browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profileDir(t)),
 		chromedp.WindowSize(1000, 1300),
 	}
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
@@ -258,4 +258,26 @@ func TestBrowser(t *testing.T) {
 	b.expect("#account", "Not logged in.")
 	b.expect("#views", "1")
 	b.expect("#cart-empty", "The cart is empty.")
+}
+
+// profileDir returns a fresh Chromium profile directory, removed when the
+// test ends. Not t.TempDir: Chromium's helper processes can still write to
+// the profile for a moment after the browser exits, which made t.TempDir's
+// cleanup fail the test now and then ("directory not empty"). Removal is
+// retried briefly; what is left is only logged.
+func profileDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "koa-style-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("chromium profile %s not removed: %v", dir, err)
+	})
+	return dir
 }

@@ -18,18 +18,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := testenv.Run(m) // stops the redis-server child, if a test started it
-	if code == 0 {
-		if err := goleak.Find(
-			// FerretDB's SQLite pools keep database/sql's connection
-			// opener for the life of the process.
-			goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
-		); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	// FerretDB's SQLite pools keep database/sql's connection opener for the
+	// life of the process.
+	testenv.Main(m, goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"))
 }
 
 // logBuffer collects the app's log for assertions and failure messages.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // startTimeout bounds how long a child server may take to print its first
@@ -58,10 +60,19 @@ func Run(m *testing.M) int {
 	return code
 }
 
-// Main runs the tests of m, stops the servers this package started, and
-// exits with the tests' exit code. Call it from TestMain.
-func Main(m *testing.M) {
-	os.Exit(Run(m))
+// Main runs the tests of m, stops the servers this package started, then,
+// if the tests passed, fails the binary if any goroutine outlived them
+// (goleak.Find with opts). It exits with the resulting code. Call it from
+// TestMain.
+func Main(m *testing.M, opts ...goleak.Option) {
+	code := Run(m)
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // startChild starts bin with args, reads its first line of standard output
