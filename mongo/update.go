@@ -44,8 +44,15 @@ func buildUpdate(cmds []session.Command, extra bson.E) (bson.D, error) {
 	return update, nil
 }
 
-// operator returns the MongoDB operator and its field for one command.
+// operator returns the MongoDB operator and its field for one command. It
+// refuses reserved and invalid keys itself, so that a direct caller of the
+// Store cannot overwrite the CSRF secret or the expiry.
 func operator(c session.Command) (string, bson.E, error) {
+	for _, p := range c.Paths() {
+		if err := session.ValidateKey(p); err != nil {
+			return "", bson.E{}, fmt.Errorf("command %s: %w", c, err)
+		}
+	}
 	switch c.Op {
 	case session.OpSet:
 		return "$set", bson.E{Key: c.Path, Value: encodeValue(c.Value)}, nil

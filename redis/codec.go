@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,12 +106,11 @@ func appendElements(b []byte, a []any, depth int) ([]byte, error) {
 
 func appendObject(b []byte, m map[string]any, depth int) ([]byte, error) {
 	b = append(b, '{')
-	first := true
-	for k, e := range m {
-		if !first {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		e := m[k]
+		if i > 0 {
 			b = append(b, ',')
 		}
-		first = false
 		if k == "" || k[0] == '$' {
 			return nil, fmt.Errorf("encode key %q: %w", k, session.ErrInvalidValue)
 		}

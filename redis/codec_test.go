@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -192,4 +193,24 @@ func asDoc(v any) session.Doc {
 		return d
 	}
 	return nil
+}
+
+// TestEncodeIsDeterministic: a map encodes to the same bytes every time, so
+// a batch that changes nothing writes nothing and does not make concurrent
+// writers of the key retry.
+func TestEncodeIsDeterministic(t *testing.T) {
+	m := map[string]any{}
+	for i := range 20 {
+		m[fmt.Sprintf("k%02d", i)] = map[string]any{"a": int64(i), "b": "x", "c": []any{true}}
+	}
+	first, err := encodeValue(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		again, err := encodeValue(m)
+		if err != nil || string(again) != string(first) {
+			t.Fatalf("encoding changed between calls: %s vs %s (%v)", first, again, err)
+		}
+	}
 }

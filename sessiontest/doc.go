@@ -60,6 +60,7 @@
 //	Lifecycle/DeleteMissing       Delete of an unknown id is nil
 //	Lifecycle/Independent         sessions do not affect each other
 //	Lifecycle/Isolation           changing returned documents or command values changes nothing stored
+//	Lifecycle/ReservedKeys        commands on reserved fields: ErrReservedKey, nothing changed or created
 //	Operators/<Op>/<Case>         every operator and error case (such as Operators/Inc/Overflow,
 //	                              Operators/Batch/AllOrNothingLast), compared with the reference;
 //	                              a failed batch leaves the session, expires included, unchanged

@@ -19,6 +19,35 @@ func (s *suite) lifecycleTests() []subtest {
 		{"DeleteMissing", testDeleteMissing},
 		{"Independent", testIndependent},
 		{"Isolation", testIsolation},
+		{"ReservedKeys", testReservedKeys},
+	}
+}
+
+// testReservedKeys: commands on reserved fields, given to the store
+// directly (not through a Session, which refuses them first), fail with
+// ErrReservedKey and change nothing, in Create and in Apply.
+func testReservedKeys(t *testing.T, st session.Store) {
+	ctx := context.Background()
+	m := newMeta(t, liveFor)
+	create(t, st, m, nil)
+	want := load(t, st, m.ID).Clone()
+	for _, c := range []session.Command{
+		set(session.FieldSecret, "attacker's"),
+		set(session.FieldExpires+".x", int64(1)),
+		unset(session.FieldCreated),
+		inc(session.FieldMaxAge, int64(1)),
+		rename("a", session.FieldID),
+	} {
+		doc, err := st.Apply(ctx, m.ID, m.Expires, []session.Command{c})
+		if !errorIs(err, session.ErrReservedKey) {
+			t.Errorf("Apply(%s) = %s, %v; want session.ErrReservedKey", c, show(doc), err)
+		}
+		checkUnchanged(t, st, m.ID, want, "after Apply("+c.String()+")")
+		other := newMeta(t, liveFor)
+		if doc, err := st.Create(ctx, other, []session.Command{c}); !errorIs(err, session.ErrReservedKey) {
+			t.Errorf("Create with %s = %s, %v; want session.ErrReservedKey", c, show(doc), err)
+		}
+		wantNotFound(t, st, other.ID, "after a refused Create")
 	}
 }
 
@@ -178,7 +207,7 @@ func testIsolation(t *testing.T, st session.Store) {
 	nested := map[string]any{"list": []any{int64(1)}, "inner": map[string]any{"x": "y"}}
 	cmds := prepare(t, set("m", nested), push("l", map[string]any{"k": "v"}))
 	created := create(t, st, m, cmds)
-	want := load(t, st, m.ID)
+	want := load(t, st, m.ID).Clone() // a copy: a store that shares its document must not change want too
 
 	mutateValues(nested)
 	for _, c := range cmds {
