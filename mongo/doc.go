@@ -30,8 +30,9 @@
 //
 // EnsureIndex creates {expires: 1} with expireAfterSeconds 0: MongoDB then
 // deletes each session within about a minute of its expiry. The store never
-// returns an expired session before that either: every read and write
-// filters on expires.
+// returns an expired session before that either: writes filter on
+// {_id, expires > now}, and Load reads by _id and refuses an expired
+// document.
 //
 // Late binding, as the original's "Collection not set!": NewStore(nil)
 // gives a store that answers every request with an error wrapping
@@ -73,6 +74,7 @@
 //     comes back as 0, and a $rename onto a path below a scalar is an
 //     InternalError, which the store maps to session.ErrTypeMismatch as
 //     MongoDB's PathNotViable.
-//   - Filters beyond {_id} scan the collection, so every request costs time
-//     in proportion to the number of stored sessions: sweep often.
+//   - Filters beyond {_id} scan the collection, so every write (and Sweep)
+//     costs time in proportion to the number of stored sessions: sweep
+//     often. Load reads by _id alone and does not scan.
 package mongo

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ func TestClusterSlotIsTheID(t *testing.T) {
 	ctx := context.Background()
 	c := clusterClient(t)
 	s := redis.NewStore(c, redis.WithPrefix("some:prefix:"))
-	m := session.Meta{ID: "abc123", Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now()}
+	m := session.Meta{ID: session.IDOf(strconv.FormatInt(time.Now().UnixNano(), 10)), Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now()}
 	if _, err := s.Create(ctx, m, nil); err != nil {
 		t.Fatal(err)
 	}
