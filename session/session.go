@@ -111,7 +111,7 @@ func Open(ctx context.Context, store Store, token string, opts Options) (*Sessio
 	}
 	return &Session{
 		store: store, opts: opts, ctx: ctx,
-		token: token, meta: meta, values: doc.User(), state: stateStored,
+		token: token, meta: meta, values: withoutReserved(doc), state: stateStored,
 	}, nil
 }
 
@@ -237,4 +237,16 @@ func (s *Session) AssertCSRF(token string) error {
 // withTimeout returns the context for one store call.
 func (s *Session) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.opts.Timeout)
+}
+
+// withoutReserved drops the reserved fields from doc, in place, and returns
+// it. Open uses it on the document Load returned, which nobody else holds,
+// so the user keys need no deep copy.
+func withoutReserved(doc Doc) Doc {
+	for k := range doc {
+		if IsReserved(k) {
+			delete(doc, k)
+		}
+	}
+	return doc
 }
