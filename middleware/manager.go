@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -30,9 +31,9 @@ func New(store session.Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := session.NewKeyring(opts.Keys...)
+	keys, err := session.NewKeyring(opts.Keys...) // at least one key, each of session.MinKeyLen bytes
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("middleware: Options.Keys: %w", err)
 	}
 	return &Manager{store: store, opts: opts, keys: keys}, nil
 }

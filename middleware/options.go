@@ -77,14 +77,6 @@ type Options struct {
 
 // withDefaults validates o and fills in its defaults.
 func (o Options) withDefaults() (Options, error) {
-	if len(o.Keys) == 0 {
-		return o, errors.New("middleware: Options.Keys is empty: at least one signing key is required")
-	}
-	for i, k := range o.Keys {
-		if len(k) < session.MinKeyLen {
-			return o, fmt.Errorf("middleware: Options.Keys[%d] is %d bytes, want at least %d", i, len(k), session.MinKeyLen)
-		}
-	}
 	if o.MaxAge < 0 {
 		return o, fmt.Errorf("middleware: Options.MaxAge is %v, want a positive duration (or 0 for the default)", o.MaxAge)
 	}
