@@ -16,9 +16,9 @@ import (
 // sessions rarely wait for each other.
 const shardCount = 32
 
-// Store is an in-process session.Store. Every method is safe for concurrent
-// use: a batch of commands is applied to a session under its shard's lock,
-// so it is atomic with respect to every other call.
+// Store is an in-process session.Store and session.UserIndex. Every method
+// is safe for concurrent use: an update is applied to a session under its
+// shard's lock, so it is atomic with respect to every other call.
 //
 // Documents are deep copies in both directions: a caller that changes a
 // Doc returned by the Store, or a value it passed in a Command, does not
@@ -29,6 +29,7 @@ type Store struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
 	now    func() time.Time
+	users  userIndex
 
 	sweepInterval time.Duration
 	stop          chan struct{}
@@ -48,9 +49,13 @@ type shard struct {
 type entry struct {
 	doc     session.Doc
 	expires time.Time
+	userID  string
 }
 
-var _ session.Store = (*Store)(nil)
+var (
+	_ session.Store     = (*Store)(nil)
+	_ session.UserIndex = (*Store)(nil)
+)
 
 // NewStore returns an empty Store and starts its background sweep of expired
 // sessions (see WithSweepInterval). Call Close to stop the sweep when the
@@ -60,6 +65,7 @@ func NewStore(opts ...Option) *Store {
 	s := &Store{
 		seed:          maphash.MakeSeed(),
 		now:           c.now,
+		users:         userIndex{ids: map[string]map[string]struct{}{}},
 		sweepInterval: c.sweepInterval,
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
@@ -75,11 +81,12 @@ func NewStore(opts ...Option) *Store {
 	return s
 }
 
-// Load returns a copy of the document of the live session id, reserved
-// fields included. If the session does not exist or has expired then Load
-// returns an error wrapping session.ErrNotFound. If ctx is done then Load
-// returns an error wrapping ctx.Err().
-func (s *Store) Load(ctx context.Context, id string) (session.Doc, error) {
+// Load returns a copy of the reserved fields of the live session id and of
+// its top-level keys named in keys (every key when keys is nil). If the
+// session does not exist or has expired then Load returns an error wrapping
+// session.ErrNotFound. If ctx is done then Load returns an error wrapping
+// ctx.Err().
+func (s *Store) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: load session: %w", err)
 	}
@@ -90,19 +97,20 @@ func (s *Store) Load(ctx context.Context, id string) (session.Doc, error) {
 	if !ok {
 		return nil, fmt.Errorf("memory: load session %s: %w", id, session.ErrNotFound)
 	}
-	return e.doc.Clone(), nil
+	return session.LoadResult(e.doc, keys).Clone(), nil
 }
 
-// Create stores a new session with the reserved fields of m, applies cmds
-// to it in order, and returns a copy of the document after, all under one
-// lock. Times in m are stored as UTC with millisecond precision, as every
-// database store keeps them.
+// Create stores a new session with the reserved fields of m and applies u
+// to it, all under one lock, and returns a copy of the result that
+// session.Update describes. Times in m are stored as UTC with millisecond
+// precision, as every database store keeps them. A session with m.UserID
+// set joins that user's index.
 //
 // If a live session with id m.ID exists then Create returns an error
 // wrapping session.ErrConflict and changes nothing; an expired one is
 // replaced. If a command does not apply then Create returns its error and
 // stores nothing. An empty m.ID is an error.
-func (s *Store) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
+func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: create session: %w", err)
 	}
@@ -110,7 +118,14 @@ func (s *Store) Create(ctx context.Context, m session.Meta, cmds []session.Comma
 		return nil, errors.New("memory: create session: empty id")
 	}
 	m.Expires, m.Created = storeTime(m.Expires), storeTime(m.Created)
-	doc, err := session.ApplyCommands(m.Doc(), cmds)
+	if u.MaxAge > 0 {
+		m.MaxAge = u.MaxAge
+	}
+	if u.Label != "" {
+		m.Label = u.Label
+	}
+	before := m.Doc()
+	doc, err := session.ApplyCommands(before, u.Commands)
 	if err != nil {
 		return nil, fmt.Errorf("memory: create session %s: %w", m.ID, err)
 	}
@@ -120,23 +135,24 @@ func (s *Store) Create(ctx context.Context, m session.Meta, cmds []session.Comma
 	if _, ok := s.live(sh, m.ID); ok {
 		return nil, fmt.Errorf("memory: create session %s: %w", m.ID, session.ErrConflict)
 	}
-	sh.sessions[m.ID] = entry{doc: doc, expires: m.Expires}
-	return doc.Clone(), nil
+	sh.sessions[m.ID] = entry{doc: doc, expires: m.Expires, userID: m.UserID}
+	s.users.add(m.UserID, m.ID)
+	return u.Result(before, doc).Clone(), nil
 }
 
-// Apply applies cmds in order to the live session id and sets its expires
-// field to expires (UTC, millisecond precision), all under one lock, and
-// returns a copy of the document after.
+// Apply applies u to the live session id, all under one lock, and returns a
+// copy of the result that session.Update describes.
 //
 // If no live session id exists then Apply returns an error wrapping
 // session.ErrNotFound and creates nothing. If a command does not apply
-// (session.ErrTypeMismatch, for example) then Apply returns its error and
-// the session, its expiry included, stays as it was.
-func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
+// (session.ErrTypeMismatch, for example) then Apply returns a
+// *session.CommandError for it and the session, its expiry included, stays
+// as it was.
+func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memory: apply to session: %w", err)
 	}
-	expires = storeTime(expires)
+	expires := storeTime(u.Expires)
 	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -144,18 +160,24 @@ func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []
 	if !ok {
 		return nil, fmt.Errorf("memory: apply to session %s: %w", id, session.ErrNotFound)
 	}
-	doc, err := session.ApplyCommands(e.doc, cmds)
+	doc, err := session.ApplyCommands(e.doc, u.Commands)
 	if err != nil {
 		return nil, fmt.Errorf("memory: apply to session %s: %w", id, err)
 	}
 	doc[session.FieldExpires] = expires
-	sh.sessions[id] = entry{doc: doc, expires: expires}
-	return doc.Clone(), nil
+	if u.MaxAge > 0 {
+		doc[session.FieldMaxAge] = u.MaxAge.Milliseconds()
+	}
+	if u.Label != "" {
+		doc[session.FieldLabel] = u.Label
+	}
+	sh.sessions[id] = entry{doc: doc, expires: expires, userID: e.userID}
+	return u.Result(e.doc, doc).Clone(), nil
 }
 
-// Delete removes session id. If the session does not exist then Delete is a
-// no-op and returns nil. If ctx is done then Delete returns an error
-// wrapping ctx.Err() and removes nothing.
+// Delete removes session id and its entry in the user index. If the session
+// does not exist then Delete is a no-op and returns nil. If ctx is done then
+// Delete returns an error wrapping ctx.Err() and removes nothing.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: delete session: %w", err)
@@ -163,7 +185,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	sh := s.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	delete(sh.sessions, id)
+	s.remove(sh, id)
 	return nil
 }
 
@@ -204,10 +226,19 @@ func (s *Store) live(sh *shard, id string) (entry, bool) {
 		return entry{}, false
 	}
 	if !e.expires.After(s.now()) {
-		delete(sh.sessions, id)
+		s.remove(sh, id)
 		return entry{}, false
 	}
 	return e, true
+}
+
+// remove deletes session id from its shard and from the user index. The
+// caller holds sh.mu.
+func (s *Store) remove(sh *shard, id string) {
+	if e, ok := sh.sessions[id]; ok {
+		delete(sh.sessions, id)
+		s.users.remove(e.userID, id)
+	}
 }
 
 // storeTime returns t as the database stores keep it: UTC, with the

@@ -26,7 +26,7 @@ func (s *Store) sweep() {
 		sh.mu.Lock()
 		for id, e := range sh.sessions {
 			if !e.expires.After(now) {
-				delete(sh.sessions, id)
+				s.remove(sh, id)
 			}
 		}
 		sh.mu.Unlock()

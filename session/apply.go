@@ -118,13 +118,19 @@ func prepareCommand(c Command) (Command, error) {
 	switch c.Op {
 	case OpSet, OpPull:
 		out.Value, err = normalize(c.Value, depth)
-	case OpUnset:
+	case OpUnset, OpTake:
 	case OpInc:
 		out.Value, err = incAmount(c.Value)
 	case OpPop:
 		out.Value, err = popEnd(c.Value)
 	case OpPush, OpPullAll, OpAddToSet:
 		out.Values, err = normalizeValues(c.Values, depth)
+		if c.Op == OpPush && c.Slice != 0 {
+			out.Slice = c.Slice
+			if c.Slice < 0 {
+				err = fmt.Errorf("the $slice length is %d, want a positive number: %w", c.Slice, ErrInvalidValue)
+			}
+		}
 	case OpRename:
 		out.To = c.To
 		err = checkRename(c.Path, c.To)
@@ -258,9 +264,9 @@ func applyCommands(doc Doc, cmds []Command, share bool) (Doc, error) {
 	} else {
 		root = ownAll(doc)
 	}
-	for _, c := range cmds {
+	for i, c := range cmds {
 		if err := applyCommand(root, c); err != nil {
-			return nil, fmt.Errorf("%s: %w", c, err)
+			return nil, &CommandError{Index: i, Err: fmt.Errorf("%s: %w", c, err)}
 		}
 	}
 	return Doc(releaseOwned(root)), nil
@@ -279,13 +285,13 @@ func applyCommand(root ownedDoc, c Command) error {
 			return err
 		}
 		return setAtPath(root, p, v)
-	case OpUnset:
+	case OpUnset, OpTake:
 		unsetAtPath(root, p)
 		return nil
 	case OpInc:
 		return applyInc(root, p, c.Value)
 	case OpPush:
-		return applyPush(root, p, c.Values)
+		return applyPush(root, p, c.Values, c.Slice)
 	case OpAddToSet:
 		return applyAddToSet(root, p, c.Values)
 	case OpPull:
@@ -434,9 +440,9 @@ func existingArray(root ownedDoc, p []string, op Op) (arr []any, ok bool, err er
 	return arr, true, nil
 }
 
-func applyPush(root ownedDoc, p []string, values []any) error {
+func applyPush(root ownedDoc, p []string, values []any, slice int) error {
 	arr, ok, err := existingArray(root, p, OpPush)
-	if err != nil || (ok && len(values) == 0) {
+	if err != nil || (ok && len(values) == 0 && (slice <= 0 || len(arr) <= slice)) {
 		return err
 	}
 	out := make([]any, len(arr), len(arr)+len(values))
@@ -447,6 +453,9 @@ func applyPush(root ownedDoc, p []string, values []any) error {
 			return err
 		}
 		out = append(out, c)
+	}
+	if slice > 0 && len(out) > slice {
+		out = append([]any(nil), out[len(out)-slice:]...)
 	}
 	return setAtPath(root, p, out)
 }

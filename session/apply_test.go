@@ -428,7 +428,7 @@ func TestApplyCommandsRejectsUnpreparedCommands(t *testing.T) {
 		{Command{Op: OpRename, Path: "n", To: "n.x"}, ErrConflict},
 		{Command{Op: OpRename, Path: "n.x", To: "n"}, ErrConflict},
 		{Command{Op: OpRename, Path: "n", To: ""}, ErrInvalidKey},
-		{Command{Op: OpRename, Path: "n", To: FieldSecret}, ErrReservedKey},
+		{Command{Op: OpRename, Path: "n", To: FieldUserID}, ErrReservedKey},
 	} {
 		before := exactCopy(doc)
 		got, err := ApplyCommands(doc, cs(c.cmd))
@@ -521,7 +521,7 @@ func TestPrepareCommandRejects(t *testing.T) {
 		{cmdSet("", 1), ErrInvalidKey, `$set ""`},
 		{cmdSet("a.$b", 1), ErrInvalidKey, `$set "a.$b"`},
 		{cmdSet("items.0", 1), ErrInvalidKey, "all digits"},
-		{cmdUnset(FieldSecret), ErrReservedKey, `$unset "secret"`},
+		{cmdUnset(FieldUserID), ErrReservedKey, `$unset "secret"`},
 		{cmdInc("maxAge", 1), ErrReservedKey, "maxAge"},
 		{cmdSet("a", func() {}), ErrInvalidValue, "func()"},
 		{cmdSet("a", O{"ok": A{1, make(chan int)}}), ErrInvalidValue, "at ok[1]"},

@@ -4,12 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"fmt"
 	"strings"
 )
-
-// SecretBytes is the number of random bytes in a session's CSRF secret.
-const SecretBytes = 32
 
 // csrfSaltBytes is the number of random bytes salting each CSRF token.
 const csrfSaltBytes = 16
@@ -17,13 +13,17 @@ const csrfSaltBytes = 16
 // MaxCSRFLen is the longest CSRF token AssertCSRF looks at.
 const MaxCSRFLen = 128
 
-// newSecret returns a fresh CSRF secret, base64url-encoded.
-func newSecret() (string, error) {
-	buf := make([]byte, SecretBytes)
-	if _, err := rand.Read(buf); err != nil {
-		return "", fmt.Errorf("new CSRF secret: %w", err)
-	}
-	return b64.EncodeToString(buf), nil
+// csrfLabel separates the CSRF key from any other key derived from a token.
+const csrfLabel = "atomicsession csrf v1"
+
+// csrfKey derives a session's CSRF key from its cookie token:
+// HMAC-SHA256(token, label). The store never sees the token (it keeps a
+// hash of it), so nothing in the store can make a valid CSRF token, and
+// the key changes whenever the token does (Regenerate, Login).
+func csrfKey(token string) string {
+	h := hmac.New(sha256.New, []byte(token))
+	h.Write([]byte(csrfLabel))
+	return string(h.Sum(nil))
 }
 
 // createCSRF returns b64url(salt) "." b64url(HMAC-SHA256(secret, salt)) with a

@@ -7,7 +7,7 @@ import (
 
 // Doc is a session document: the user's keys at the top level, next to the
 // reserved fields (FieldID, FieldExpires, FieldMaxAge, FieldCreated,
-// FieldSecret) when it comes from a Store.
+// FieldUserID, FieldLabel) when it comes from a Store.
 //
 // Its values are the types that round-trip in every store: nil, bool,
 // string, int64, float64, time.Time (UTC, millisecond precision), []any and
@@ -47,9 +47,10 @@ func IsReserved(key string) bool {
 			break
 		}
 	}
-	switch top {
-	case FieldID, FieldExpires, FieldMaxAge, FieldCreated, FieldSecret:
-		return true
+	for _, f := range reservedFields {
+		if top == f {
+			return true
+		}
 	}
 	return false
 }
@@ -73,8 +74,15 @@ func MetaOf(d Doc) (Meta, error) {
 		return m, fmt.Errorf("session document %s: %s is %T, want a number", m.ID, FieldMaxAge, d[FieldMaxAge])
 	}
 	m.MaxAge = time.Duration(ms) * time.Millisecond
-	if m.Secret, ok = d[FieldSecret].(string); !ok {
-		return m, fmt.Errorf("session document %s: %s is %T, want string", m.ID, FieldSecret, d[FieldSecret])
+	if v, present := d[FieldUserID]; present && v != nil {
+		if m.UserID, ok = v.(string); !ok {
+			return m, fmt.Errorf("session document %s: %s is %T, want string", m.ID, FieldUserID, v)
+		}
+	}
+	if v, present := d[FieldLabel]; present && v != nil {
+		if m.Label, ok = v.(string); !ok {
+			return m, fmt.Errorf("session document %s: %s is %T, want string", m.ID, FieldLabel, v)
+		}
 	}
 	return m, nil
 }

@@ -35,7 +35,7 @@ func TestValidateKeyRejectsInvalidPaths(t *testing.T) {
 
 func TestValidateKeyRejectsReservedFields(t *testing.T) {
 	for _, key := range []string{
-		FieldID, FieldExpires, FieldMaxAge, FieldCreated, FieldSecret, "_id.x", "expires.a.b",
+		FieldID, FieldExpires, FieldMaxAge, FieldCreated, FieldUserID, "_id.x", "expires.a.b",
 	} {
 		err := ValidateKey(key)
 		if !errors.Is(err, ErrReservedKey) || errors.Is(err, ErrInvalidKey) {

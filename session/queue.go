@@ -298,7 +298,7 @@ func (s *Session) update(ctx context.Context, cmds []Command) (Doc, error) {
 	s.mu.Unlock()
 	if st == stateStored {
 		cctx, cancel := s.withTimeout(ctx)
-		doc, err := s.store.Apply(cctx, id, time.Now().Add(s.opts.MaxAge), cmds)
+		doc, err := s.store.Apply(cctx, id, Update{Commands: cmds, Expires: time.Now().Add(s.opts.MaxAge)})
 		cancel()
 		if !errors.Is(err, ErrNotFound) {
 			return s.applied(doc, err)
@@ -322,7 +322,7 @@ func (s *Session) create(ctx context.Context, cmds []Command) (Doc, error) {
 	s.mu.Unlock()
 	cctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	return s.applied(s.store.Create(cctx, meta, cmds))
+	return s.applied(s.store.Create(cctx, meta, Update{Commands: cmds}))
 }
 
 // applied records a store's answer: the session is stored, its expiry moved

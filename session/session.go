@@ -98,7 +98,7 @@ func Open(ctx context.Context, store Store, token string, opts Options) (*Sessio
 	opts = opts.withDefaults()
 	cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	doc, err := store.Load(cctx, IDOf(token))
+	doc, err := store.Load(cctx, IDOf(token), nil)
 	if errors.Is(err, ErrNotFound) {
 		return New(ctx, store, opts)
 	}
@@ -123,13 +123,9 @@ func (s *Session) renew() error {
 	if err != nil {
 		return err
 	}
-	secret, err := newSecret()
-	if err != nil {
-		return err
-	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	s.token = token
-	s.meta = Meta{ID: IDOf(token), Created: now, Expires: now.Add(s.opts.MaxAge), MaxAge: s.opts.MaxAge, Secret: secret}
+	s.meta = Meta{ID: IDOf(token), Created: now, Expires: now.Add(s.opts.MaxAge), MaxAge: s.opts.MaxAge}
 	s.values = Doc{}
 	s.state = stateNew
 	s.dirty = true
@@ -218,7 +214,7 @@ func (s *Session) Update(doc Doc) (Doc, error) {
 func (s *Session) CreateCSRF() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return createCSRF(s.meta.Secret)
+	return createCSRF(csrfKey(s.token))
 }
 
 // AssertCSRF returns nil if token was made by CreateCSRF for this session,
@@ -226,7 +222,7 @@ func (s *Session) CreateCSRF() string {
 // Regenerate are no longer valid after it.
 func (s *Session) AssertCSRF(token string) error {
 	s.mu.Lock()
-	secret := s.meta.Secret
+	secret := csrfKey(s.token)
 	s.mu.Unlock()
 	if err := assertCSRF(secret, token); err != nil {
 		return fmt.Errorf("assert CSRF: %w", err)
