@@ -33,19 +33,19 @@ type countingStore struct {
 	n atomic.Int64
 }
 
-func (c *countingStore) Load(ctx context.Context, id string) (session.Doc, error) {
+func (c *countingStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	c.n.Add(1)
-	return c.Store.Load(ctx, id)
+	return c.Store.Load(ctx, id, keys)
 }
 
-func (c *countingStore) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
+func (c *countingStore) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
 	c.n.Add(1)
-	return c.Store.Create(ctx, m, cmds)
+	return c.Store.Create(ctx, m, u)
 }
 
-func (c *countingStore) Apply(ctx context.Context, id string, exp time.Time, cmds []session.Command) (session.Doc, error) {
+func (c *countingStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	c.n.Add(1)
-	return c.Store.Apply(ctx, id, exp, cmds)
+	return c.Store.Apply(ctx, id, u)
 }
 
 func (c *countingStore) Delete(ctx context.Context, id string) error {
