@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,8 +22,9 @@ type Manager struct {
 }
 
 // New returns a Manager for store. It returns an error, never panics, for
-// bad options: no keys, a key shorter than 32 bytes, a negative MaxAge or
-// Timeout, or an invalid cookie name.
+// bad options: no keys, a key shorter than 32 bytes, a negative MaxAge,
+// Timeout, MaxCommands or MaxFormBytes, an invalid cookie name, or an
+// invalid Header.
 func New(store session.Store, opts Options) (*Manager, error) {
 	if store == nil {
 		return nil, errors.New("middleware: store is nil")
@@ -57,21 +59,85 @@ func Session(r *http.Request) *future.Future[*session.Session] {
 
 // request is the middleware's state for one request.
 type request struct {
-	m      *Manager
-	r      *http.Request
-	sess   *future.Future[*session.Session]
+	m    *Manager
+	r    *http.Request
+	sess *future.Future[*session.Session]
+
+	credOnce  sync.Once
+	token     string // the verified token the request came with; "" if none
+	viaHeader bool   // the request carried Options.Header: its cookie is ignored
+
 	mu     sync.Mutex
 	opened bool // the session future has started
 }
 
+// credential returns the session token the request came with, if one
+// verifies, and whether it came in Options.Header. A request that carries
+// the header is authenticated by it alone: its cookies are ignored, even if
+// the header's token does not verify. Otherwise the first cookie with the
+// session's name that verifies is used (a sibling subdomain can put a
+// cookie of the same name ahead of the real one: cookie tossing). Values
+// that fail the signature are treated as absent, with no store query.
+func (rs *request) credential() (token string, viaHeader bool) {
+	rs.credOnce.Do(func() {
+		rs.token, rs.viaHeader = rs.m.credential(rs.r)
+	})
+	return rs.token, rs.viaHeader
+}
+
+func (m *Manager) credential(r *http.Request) (token string, viaHeader bool) {
+	if m.opts.Header != "" {
+		if v, ok := headerToken(m.opts.Header, r.Header.Get(m.opts.Header)); ok {
+			token, _ = m.keys.Verify(v)
+			return token, true
+		}
+	}
+	for _, c := range r.CookiesNamed(m.opts.CookieName) {
+		if token, ok := m.keys.Verify(c.Value); ok {
+			return token, false
+		}
+	}
+	return "", false
+}
+
+// bearer is the Authorization scheme of header tokens.
+const bearer = "Bearer"
+
+// headerToken returns the signed token in the value v of header name, and
+// whether v carries one: for Authorization, "Bearer <token>" (the scheme
+// case-insensitive); for any other header, the whole value.
+func headerToken(name, v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	if name == "Authorization" {
+		scheme, rest, ok := strings.Cut(v, " ")
+		if !ok || !strings.EqualFold(scheme, bearer) {
+			return "", false
+		}
+		v = strings.TrimSpace(rest)
+	}
+	return v, v != ""
+}
+
 // Handler returns a handler that gives each request served by next a
 // session (see Session) and, before the response's headers go out, sends
-// the session's queued commands and writes its cookie. If sending fails and
+// the session's queued commands and writes its cookie (or, for a request
+// authenticated by Options.Header, its header token). If sending fails and
 // no header has gone out yet, the response becomes the ErrorHandler's
-// (500 by default) and the failure is logged.
+// (500 by default), starting from the headers the response had when it
+// entered Handler: whatever next set (Location, Content-Type, ...) is
+// dropped. The failure is logged once, and the middleware makes no further
+// store call for the request.
+//
+// The session token is read from the first cookie named
+// Options.CookieName whose signature verifies; a request without one, or
+// with only forged or malformed cookies, is a new visitor, with no store
+// query.
 //
 // The response writer next receives keeps http.Flusher, http.Hijacker and
-// http.ResponseController working.
+// http.ResponseController working. A 1xx informational header (such as
+// 103 Early Hints) goes out at once and is not the commit. Hijack commits
+// first and, if the commit failed, returns an error instead of the
+// connection.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rs := &request{m: m, r: r}
@@ -81,7 +147,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		work := context.WithoutCancel(r.Context())
 		rs.sess = future.New(work, rs.open)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rs))
-		rw := &responseWriter{ResponseWriter: w, rs: rs}
+		rw := &responseWriter{ResponseWriter: w, rs: rs, outer: w.Header().Clone()}
 		defer rw.finish() // also when next panics: queued commands still go out
 		next.ServeHTTP(rw, r)
 	})
@@ -92,12 +158,7 @@ func (rs *request) open(ctx context.Context) (*session.Session, error) {
 	rs.mu.Lock()
 	rs.opened = true
 	rs.mu.Unlock()
-	token := ""
-	if c, err := rs.r.Cookie(rs.m.opts.Key); err == nil {
-		// A cookie that fails the signature is treated as absent, with no
-		// store query.
-		token, _ = rs.m.keys.Verify(c.Value)
-	}
+	token, _ := rs.credential()
 	return session.Open(ctx, rs.m.store, token, session.Options{MaxAge: rs.m.opts.MaxAge, Timeout: rs.m.opts.Timeout})
 }
 
@@ -113,8 +174,8 @@ func (rs *request) session(ctx context.Context) (*session.Session, bool) {
 	return sess, err == nil // a failed load: the handler saw it and chose its response
 }
 
-// commit sends the session's queued commands and sets its cookie on h. It
-// returns an error if the commands failed.
+// commit sends the session's queued commands and sets its cookie or header
+// token on h. It returns an error if the commands failed.
 func (rs *request) commit(h http.Header) error {
 	ctx := context.WithoutCancel(rs.r.Context())
 	sess, ok := rs.session(ctx)
@@ -124,7 +185,7 @@ func (rs *request) commit(h http.Header) error {
 	if err := sess.Flush(ctx); err != nil {
 		return err
 	}
-	rs.setCookie(h, sess)
+	rs.setToken(h, sess)
 	return nil
 }
 
@@ -138,22 +199,37 @@ func (rs *request) flushLate() error {
 	return nil
 }
 
-// setCookie writes the session's cookie, if it needs writing.
-func (rs *request) setCookie(h http.Header, sess *session.Session) {
+// setToken writes the session's cookie, if it needs writing, and a new
+// token in Options.Header. A request authenticated by the header gets no
+// cookie.
+func (rs *request) setToken(h http.Header, sess *session.Session) {
 	o := rs.m.opts
+	action, token := sess.Cookie()
+	old, viaHeader := rs.credential()
+	if o.Header != "" && action == session.CookieSet && token != old {
+		v := rs.m.keys.Sign(token)
+		if o.Header == "Authorization" {
+			v = bearer + " " + v
+		}
+		h.Set(o.Header, v)
+	}
+	if viaHeader {
+		return
+	}
 	c := &http.Cookie{
-		Name: o.Key, Path: o.Path, Domain: o.Domain,
+		Name: o.CookieName, Path: o.Path, Domain: o.Domain,
 		HttpOnly: !o.AllowScripts, SameSite: o.SameSite,
 		Secure: o.Secure == SecureAlways || (o.Secure == SecureAuto && rs.r.TLS != nil),
 	}
-	action, token := sess.Cookie()
 	switch action {
 	case session.CookieKeep:
 		return
 	case session.CookieSet:
 		c.Value = rs.m.keys.Sign(token)
-		c.Expires = sess.Expires()
-		c.MaxAge = int((sess.MaxAge() + time.Second - 1) / time.Second)
+		if !o.BrowserSession {
+			c.Expires = sess.Expires()
+			c.MaxAge = int((sess.MaxAge() + time.Second - 1) / time.Second)
+		}
 	case session.CookieClear:
 		c.MaxAge = -1
 	}

@@ -28,23 +28,36 @@ import (
 var testKeys = [][]byte{[]byte("0123456789abcdef0123456789abcdef")}
 
 // countingStore wraps a real store and counts the calls that reach it.
+// With fail set, its Create and Apply fail with errStoreDown instead of
+// reaching the store.
 type countingStore struct {
 	session.Store
-	n atomic.Int64
+	n     atomic.Int64 // every call
+	loads atomic.Int64 // Load calls
+	fail  atomic.Bool
 }
+
+var errStoreDown = errors.New("test store: down")
 
 func (c *countingStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	c.n.Add(1)
+	c.loads.Add(1)
 	return c.Store.Load(ctx, id, keys)
 }
 
 func (c *countingStore) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
 	c.n.Add(1)
+	if c.fail.Load() {
+		return nil, errStoreDown
+	}
 	return c.Store.Create(ctx, m, u)
 }
 
 func (c *countingStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	c.n.Add(1)
+	if c.fail.Load() {
+		return nil, errStoreDown
+	}
 	return c.Store.Apply(ctx, id, u)
 }
 
@@ -499,7 +512,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"no keys":          {},
 		"short key":        {Keys: [][]byte{[]byte("short")}},
 		"negative maxage":  {Keys: testKeys, MaxAge: -time.Second},
-		"bad cookie name":  {Keys: testKeys, Key: "a b"},
+		"bad cookie name":  {Keys: testKeys, CookieName: "a b"},
 		"negative timeout": {Keys: testKeys, Timeout: -1},
 	}
 	for name, o := range cases {
