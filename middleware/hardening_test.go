@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -310,7 +311,7 @@ func echoForm() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", app())
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
+		if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 			http.Error(w, err.Error(), 400)
 			return
 		}

@@ -152,7 +152,7 @@ func (o Options) withDefaults() (Options, error) {
 		}
 		o.Header = http.CanonicalHeaderKey(o.Header)
 		switch o.Header {
-		case "Cookie", "Set-Cookie", CSRFHeader:
+		case "Cookie", "Set-Cookie", http.CanonicalHeaderKey(CSRFHeader):
 			return o, fmt.Errorf("middleware: Options.Header %q cannot carry the session token", o.Header)
 		}
 	}
