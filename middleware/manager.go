@@ -147,7 +147,10 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		work := context.WithoutCancel(r.Context())
 		rs.sess = future.New(work, rs.open)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rs))
-		rw := &responseWriter{ResponseWriter: w, rs: rs, outer: w.Header().Clone()}
+		rw := &responseWriter{ResponseWriter: w, rs: rs}
+		if h := w.Header(); len(h) > 0 {
+			rw.outer = h.Clone()
+		}
 		defer rw.finish() // also when next panics: queued commands still go out
 		next.ServeHTTP(rw, r)
 	})
