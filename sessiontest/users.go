@@ -235,7 +235,7 @@ func (s *suite) testUserCreateRace(t *testing.T, st session.Store) {
 	ux := st.(session.UserIndex)
 	ctx := context.Background()
 	user := newUserID(t)
-	g, per := max(s.cfg.goroutines/4, 2), 8
+	g, per := max(s.cfg.goroutines/2, 4), 16
 	metas := make([][]session.Meta, g)
 	for i := range metas {
 		for range per {
@@ -245,23 +245,33 @@ func (s *suite) testUserCreateRace(t *testing.T, st session.Store) {
 		}
 	}
 	cmds := prepare(t, set("n", 1))
+	const revokers = 2
 	var wg sync.WaitGroup
+	var started sync.WaitGroup
 	stop := make(chan struct{})
-	wg.Add(1)
-	go func() { // revokes until the logins are done
-		defer wg.Done()
-		for {
-			if _, err := ux.DeleteUserSessions(ctx, user); err != nil {
-				t.Errorf("DeleteUserSessions: %v", err)
-				return
+	for range revokers {
+		wg.Add(1)
+		started.Add(1)
+		go func() { // revokes until the logins are done
+			defer wg.Done()
+			for first := true; ; first = false {
+				_, err := ux.DeleteUserSessions(ctx, user)
+				if first {
+					started.Done()
+				}
+				if err != nil {
+					t.Errorf("DeleteUserSessions: %v", err)
+					return
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
 			}
-			select {
-			case <-stop:
-				return
-			default:
-			}
-		}
-	}()
+		}()
+	}
+	started.Wait()
 	parallel(g, func(i int) {
 		for _, m := range metas[i] {
 			if _, err := st.Create(ctx, m, session.Update{Commands: cmds}); err != nil {
