@@ -85,9 +85,13 @@ func WithSeed(seed int64) Option {
 
 // WithConcurrency sets the sizes of the Concurrency subtests: goroutines
 // concurrent callers, each making increments Inc commands on one session
-// (Concurrency/Inc expects exactly goroutines × increments), and the number
-// of concurrent Apply loops racing a Delete in Concurrency/Destroy. Values
-// below 1 are replaced by 1. The default value is 32 goroutines × 100
+// (Concurrency/Inc expects exactly goroutines × increments), the number of
+// concurrent Apply loops racing a Delete in Concurrency/Destroy and a
+// DeleteUserSessions in UserIndex/Revoked, half as many goroutines of
+// Creates in UserIndex/CreateRace, and the increments of each of the two
+// goroutines of Concurrency/FetchSnapshot. Concurrency/Take and
+// Concurrency/PushLast keep their sizes (32 and 33), which the session
+// documentation promises. Values below 1 are replaced by 1. The default value is 32 goroutines × 100
 // increments (8 × 25 with -short).
 func WithConcurrency(goroutines, increments int) Option {
 	return func(c *config) { c.goroutines, c.increments = max(goroutines, 1), max(increments, 1) }
