@@ -15,6 +15,9 @@ import (
 // from an earlier run does no harm. The suite does not delete the sessions
 // it leaves behind; they expire within two hours.
 //
+// The UserIndex subtests run only if the store implements
+// session.UserIndex; otherwise that group is skipped, with the reason.
+//
 // opts skip subtests (Skip), replay a randomized run (WithSeed) and tune
 // sizes for slow stores. Run fails at once on an Option that names no
 // subtest. The subtests run one after another, never in parallel.

@@ -337,13 +337,17 @@ func (s *suite) testUserNoScan(t *testing.T, st session.Store) {
 	checkListed(t, ux, user, want, "among the crowd")
 }
 
+// crowdLife is the lifetime of UserIndex/NoScan's crowd: long enough for
+// the subtest, short enough not to burden a shared database for long.
+const crowdLife = 10 * time.Minute
+
 // crowd creates n sessions of n other users, from several goroutines.
 func (s *suite) crowd(t *testing.T, st session.Store, n int) {
 	t.Helper()
 	const workers = 16
 	metas := make([]session.Meta, n)
 	for i := range metas {
-		metas[i] = newMeta(t, liveFor)
+		metas[i] = newMeta(t, crowdLife)
 		metas[i].UserID = fmt.Sprintf("crowd-%s", metas[i].ID[:16])
 	}
 	cmds := prepare(t, set("n", 1))
