@@ -101,8 +101,8 @@ type Session struct {
 	cleared   bool // a stored session was deleted: clear the cookie unless a new one is stored
 	mustStore bool // a new session that must be stored even with no command (CreateCSRF, Login)
 	queue     []*pending
-	issued    int   // entries queued so far, for MaxCommands
-	failed    error // fail closed: a Destroy, Regenerate or Login that could not delete
+	issued    int        // entries queued so far, for MaxCommands
+	failed    error      // fail closed: a Destroy, Regenerate or Login that could not delete
 	unheard   []*pending // failed entries, for Flush to report unless awaited
 }
 

@@ -16,7 +16,7 @@ import (
 // counting wraps a real store and counts the calls that reach it.
 type counting struct {
 	session.Store
-	mu    sync.Mutex
+	mu      sync.Mutex
 	calls   []string
 	cmds    [][]session.Command
 	loads   [][]string
