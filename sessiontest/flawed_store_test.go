@@ -147,17 +147,18 @@ func (s *flawedStore) result(u session.Update, before, after session.Doc) sessio
 		fetch, all := u.Fetch, u.FetchAll
 		u.Fetch, u.FetchAll = nil, false
 		out := u.Result(before, after)
+		if len(fetch) == 0 && !all {
+			return s.out(out)
+		}
 		s.mu.Unlock()
-		runtime.Gosched()
+		time.Sleep(50 * time.Microsecond) // a second round trip
 		s.mu.Lock()
 		if now, ok := s.docs[after[session.FieldID].(string)]; ok {
+			if all {
+				fetch = nil
+			}
 			for k, v := range session.LoadResult(now, fetch) {
 				out[k] = v
-			}
-			if all {
-				for k, v := range now {
-					out[k] = v
-				}
 			}
 		}
 		return s.out(out)
