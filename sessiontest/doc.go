@@ -61,6 +61,10 @@
 //   - nothing else: a key the step did not touch must be absent, so a
 //     store that returns the whole document fails.
 //
+// As the session sends it, an OpTake command always comes alone in its
+// Update, without Fetch, but maybe with a new MaxAge or Label; the suite
+// never batches it with other commands.
+//
 // Load(ctx, id, keys) must return the reserved fields and the named keys
 // that exist; keys nil returns the whole document, an empty list the
 // reserved fields alone. A batch with a command that does not apply must

@@ -270,8 +270,9 @@ func testMaxAge(t *testing.T, st session.Store) {
 	doc := load(t, st, m.ID)
 	for _, u := range []session.Update{
 		{Commands: prepare(t, set("remember", true)), MaxAge: 30 * 24 * time.Hour},
-		{Commands: prepare(t, inc("a", 1))}, // keeps the new maxAge
-		{MaxAge: 90 * time.Minute},          // SetMaxAge alone
+		{Commands: prepare(t, inc("a", 1))},                                // keeps the new maxAge
+		{Commands: prepare(t, take("remember")), MaxAge: 45 * time.Minute}, // a Take's result has the reserved fields after the step
+		{MaxAge: 90 * time.Minute},                                         // SetMaxAge alone
 	} {
 		u.Expires = later()
 		doc = applyChecked(t, st, m.ID, doc, u)
@@ -294,6 +295,7 @@ func testLabel(t *testing.T, st session.Store) {
 		{Label: "Firefox on Linux"},
 		{Commands: prepare(t, set("a", 1))}, // keeps the label
 		{Commands: prepare(t, set("b", 1)), Label: "Safari on iPhone ✓"},
+		{Commands: prepare(t, take("b")), Label: "taken"},
 	} {
 		u.Expires = later()
 		doc = applyChecked(t, st, m.ID, doc, u)
