@@ -195,12 +195,12 @@ func TestTimesStoredAsUTCMilliseconds(t *testing.T) {
 	ctx := context.Background()
 	zone := time.FixedZone("UTC+3", 3*3600)
 	created := time.Now().In(zone).Add(123456 * time.Nanosecond)
-	doc, err := s.Create(ctx, meta("a", created, time.Hour), session.Update{})
-	if err != nil {
+	if _, err := s.Create(ctx, meta("a", created, time.Hour), session.Update{}); err != nil {
 		t.Fatal(err)
 	}
 	exp := created.Add(2 * time.Hour)
-	if doc, err = s.Apply(ctx, "a", session.Update{Expires: exp}); err != nil {
+	doc, err := s.Apply(ctx, "a", session.Update{Expires: exp})
+	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := session.MetaOf(doc)
