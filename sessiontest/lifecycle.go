@@ -101,18 +101,22 @@ func testCreateWithCommands(t *testing.T, st session.Store) {
 }
 
 // testCreateConflict: Create of an id that exists fails with ErrConflict
-// and leaves the existing session as it was.
+// and leaves the existing session as it was; the refused Create's user
+// has no session listed.
 func testCreateConflict(t *testing.T, st session.Store) {
 	m := newMeta(t, liveFor)
 	create(t, st, m, prepare(t, set("a", 1)))
 	first := load(t, st, m.ID)
 	again := newMeta(t, 2*liveFor)
-	again.ID, again.UserID = m.ID, "intruder"
+	again.ID, again.UserID = m.ID, newUserID(t)
 	doc, err := st.Create(context.Background(), again, session.Update{Commands: prepare(t, set("a", 2), set("b", 3)), Label: "x"})
 	if !errorIs(err, session.ErrConflict) {
 		t.Fatalf("second Create of %s = %s, %v; want an error wrapping session.ErrConflict", m.ID, show(doc), err)
 	}
 	checkWhole(t, "Load after the conflict", load(t, st, m.ID), first)
+	if ux, ok := st.(session.UserIndex); ok {
+		checkListed(t, ux, again.UserID, nil, "the user of a Create that conflicted")
+	}
 }
 
 // testApply: Apply changes user keys, moves expires to the given time,
