@@ -71,7 +71,9 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			m.refuseCSRF(w, r, session.IDOf(token))
 			return
 		}
-		sess, err := rs.sess.Await(r.Context())
+		// The CSRF key derives from the cookie token: checking costs no
+		// store call.
+		sess, err := rs.attach()
 		if err != nil {
 			m.opts.ErrorHandler(w, r, fmt.Errorf("csrf: %w", err))
 			return
