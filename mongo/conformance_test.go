@@ -1,3 +1,5 @@
+//go:build sessiontest_v2
+
 package mongo_test
 
 import (

@@ -131,7 +131,7 @@ func TestRoundTripsPerRequest(t *testing.T) {
 
 	_, cmds = a.get(t, "/four")
 	expectTrips(t, "a read, then four non-overlapping commands issued together", cmds, 2)
-	doc, err := a.f.store.Load(t.Context(), a.sessionID(t))
+	doc, err := a.f.store.Load(t.Context(), a.sessionID(t), nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
