@@ -41,8 +41,11 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 	ctx := context.Background()
 	m := session.Meta{ID: "id", Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now()}
 	calls := map[string]func() error{
-		"Load":   func() error { _, err := store.Load(ctx, "id", nil); return err },
-		"Create": func() error { _, err := store.Create(ctx, m, session.Update{Commands: []session.Command{set("a", int64(1))}}); return err },
+		"Load": func() error { _, err := store.Load(ctx, "id", nil); return err },
+		"Create": func() error {
+			_, err := store.Create(ctx, m, session.Update{Commands: []session.Command{set("a", int64(1))}})
+			return err
+		},
 		"Apply": func() error {
 			_, err := store.Apply(ctx, "id", upd(m.Expires, set("a", int64(1))))
 			return err

@@ -32,14 +32,14 @@ var ErrCollectionNotSet = fmt.Errorf("mongo store: collection not set: %w", sess
 // A Store is safe for concurrent use. Make one with NewStore; a zero Store
 // behaves as NewStore(nil).
 type Store struct {
-	coll   atomic.Pointer[driver.Collection]
-	now    func() time.Time
+	coll atomic.Pointer[driver.Collection]
+	now  func() time.Time
 
 	// noFields is set once the server has answered that findAndModify
 	// does not take a projection (FerretDB 1.x): the store then asks for
 	// the whole document and keeps only the result's keys itself.
 	noFields atomic.Bool
-	logger *slog.Logger
+	logger   *slog.Logger
 
 	sweepEvery time.Duration
 	stop       context.CancelFunc
