@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -206,6 +208,12 @@ type recorded struct {
 	name  string
 	bytes int
 	reply int
+	body  bson.Raw // the command sent
+}
+
+// String describes r for messages: its name and bytes sent and received.
+func (r recorded) String() string {
+	return fmt.Sprintf("%s (%d B sent, %d B received)", r.name, r.bytes, r.reply)
 }
 
 // sent and received sum the command and reply bytes of rs.
@@ -241,7 +249,7 @@ func (r *recorder) monitor() *event.CommandMonitor {
 				r.pending = map[int64]int{}
 			}
 			r.pending[e.RequestID] = len(r.commands)
-			r.commands = append(r.commands, recorded{name: e.CommandName, bytes: len(e.Command)})
+			r.commands = append(r.commands, recorded{name: e.CommandName, bytes: len(e.Command), body: slices.Clone(e.Command)})
 		},
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
 			r.mu.Lock()

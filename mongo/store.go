@@ -132,7 +132,7 @@ func (s *Store) Load(ctx context.Context, id string, keys []string) (session.Doc
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, mapError(ctx, err))
 	}
-	doc, err := decodeDoc(raw)
+	doc, err := decodeDoc(raw, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, err)
 	}
@@ -180,12 +180,15 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 	// A new session has no value before: the result of a Take is the key's
 	// absence, which the document after shows as well.
 	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
-	doc, err := s.findAndModify(ctx, coll, filter, update, opts, u)
+	raw, doc, err := s.findAndModify(ctx, coll, filter, update, opts, u)
 	if err != nil {
 		if driver.IsDuplicateKeyError(err) {
 			return nil, fmt.Errorf("create session %s: id exists: %w: %w", m.ID, session.ErrConflict, err)
 		}
 		return nil, fmt.Errorf("create session %s with %s: %w", m.ID, describe(u.Commands), commandError(u.Commands, mapError(ctx, err)))
+	}
+	if err := s.trimSlices(ctx, coll, m.ID, u.Commands, raw, doc); err != nil {
+		return nil, fmt.Errorf("create session %s: %w", m.ID, err)
 	}
 	return doc, nil
 }
@@ -231,9 +234,14 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 		// touch are the same before and after.
 		opts.SetReturnDocument(options.Before)
 	}
-	doc, err := s.findAndModify(ctx, coll, s.live(id), update, opts, u)
+	raw, doc, err := s.findAndModify(ctx, coll, s.live(id), update, opts, u)
 	if err != nil {
 		return nil, fmt.Errorf("apply %s to session %s: %w", describe(u.Commands), id, commandError(u.Commands, mapError(ctx, err)))
+	}
+	if !take {
+		if err := s.trimSlices(ctx, coll, id, u.Commands, raw, doc); err != nil {
+			return nil, fmt.Errorf("apply to session %s: %w", id, err)
+		}
 	}
 	if take {
 		for _, f := range fields {
@@ -244,41 +252,35 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 }
 
 // findAndModify runs one findAndModify command with the projection of u's
-// result, and decodes the document it returns. On a server whose
-// findAndModify takes no projection (FerretDB 1.x answers NotImplemented,
-// having changed nothing), it sends the command again without one, and
-// from then on always without, and keeps only the result's keys itself:
-// the result is the same, but the whole document crosses the wire.
+// result, and returns the document it returns, raw and decoded. On a
+// server whose findAndModify takes no projection (FerretDB 1.x answers
+// NotImplemented, having changed nothing), it sends the command again
+// without one, and from then on always without, and keeps only the
+// result's keys itself: the result is the same, but the whole document
+// crosses the wire.
 //
 // Errors are the driver's, for the caller to map; a document that does
 // not decode is an error wrapping session.ErrInvalidValue.
-func (s *Store) findAndModify(ctx context.Context, coll *driver.Collection, filter, update bson.D, opts *options.FindOneAndUpdateOptionsBuilder, u session.Update) (session.Doc, error) {
+func (s *Store) findAndModify(ctx context.Context, coll *driver.Collection, filter, update bson.D, opts *options.FindOneAndUpdateOptionsBuilder, u session.Update) (bson.Raw, session.Doc, error) {
 	p := resultProjection(u)
 	if p != nil && !s.noFields.Load() {
 		raw, err := coll.FindOneAndUpdate(ctx, filter, update, opts.SetProjection(p)).Raw()
 		if err == nil {
-			return decodeDoc(raw)
+			doc, err := decodeDoc(raw, nil)
+			return raw, doc, err
 		}
 		if !isProjectionNotImplemented(err) {
-			return nil, err
+			return nil, nil, err
 		}
 		s.noFields.Store(true)
 		opts.SetProjection(nil)
 	}
 	raw, err := coll.FindOneAndUpdate(ctx, filter, update, opts).Raw()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	doc, err := decodeDoc(raw)
-	if err != nil || p == nil {
-		return doc, err
-	}
-	for k := range doc {
-		if !projected(p, k) {
-			delete(doc, k)
-		}
-	}
-	return doc, nil
+	doc, err := decodeDoc(raw, p)
+	return raw, doc, err
 }
 
 // Delete removes session id, live or expired, and so its entry in the user

@@ -35,7 +35,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]session.Meta
 	}
 	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
 	for cur.Next(ctx) {
-		doc, err := decodeDoc(cur.Current)
+		doc, err := decodeDoc(cur.Current, nil)
 		if err != nil {
 			return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
 		}
