@@ -39,7 +39,8 @@ type Store struct {
 	// does not take a projection (FerretDB 1.x): the store then asks for
 	// the whole document and keeps only the result's keys itself.
 	noFields atomic.Bool
-	logger   *slog.Logger
+
+	logger *slog.Logger
 
 	sweepEvery time.Duration
 	stop       context.CancelFunc
@@ -164,9 +165,6 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 	if u.Label != "" {
 		m.Label = u.Label
 	}
-	if err := checkTake(u.Commands); err != nil {
-		return nil, fmt.Errorf("create session %s: %w", m.ID, err)
-	}
 	update, err := buildUpdate(u.Commands, bson.E{Key: "$setOnInsert", Value: metaFields(m)})
 	if err != nil {
 		return nil, fmt.Errorf("create session %s: %w", m.ID, err)
@@ -178,7 +176,8 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 		{Key: session.FieldCreated, Value: bson.D{{Key: "$exists", Value: false}}},
 	}
 	// A new session has no value before: the result of a Take is the key's
-	// absence, which the document after shows as well.
+	// absence, which the document after shows as well (no other command
+	// touches the key of a Take).
 	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
 	raw, doc, err := s.findAndModify(ctx, coll, filter, update, opts, u)
 	if err != nil {
@@ -197,9 +196,11 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 // also sets expires (and maxAge and _label when u sets them), and returns
 // the result session.Update describes through a projection of the
 // reserved fields and the touched and fetched keys (no projection for
-// FetchAll). An Update of OpTake commands returns the document before the
-// step instead, projected on their keys, with the reserved fields as the
-// step wrote them.
+// FetchAll). An Update with an OpTake command asks for the document
+// before the step instead, which holds the Take's value before, and
+// computes the other touched keys after the step from it with
+// session.ApplyCommands, the reference semantics the server's operators
+// follow; the reserved fields are the ones the step wrote.
 //
 // If no live session id exists then Apply returns an error wrapping
 // session.ErrNotFound and creates nothing (it never upserts). If an
@@ -210,9 +211,6 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	coll, err := s.collection()
 	if err != nil {
-		return nil, fmt.Errorf("apply to session %s: %w", id, err)
-	}
-	if err := checkTake(u.Commands); err != nil {
 		return nil, fmt.Errorf("apply to session %s: %w", id, err)
 	}
 	expires := storeTime(u.Expires)
@@ -227,28 +225,57 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 	if err != nil {
 		return nil, fmt.Errorf("apply to session %s: %w", id, err)
 	}
-	take := isTake(u.Commands)
+	take := hasTake(u.Commands)
 	opts := options.FindOneAndUpdate().SetReturnDocument(options.After)
 	if take {
-		// The value before is the result of a Take; the keys it does not
-		// touch are the same before and after.
 		opts.SetReturnDocument(options.Before)
 	}
 	raw, doc, err := s.findAndModify(ctx, coll, s.live(id), update, opts, u)
 	if err != nil {
 		return nil, fmt.Errorf("apply %s to session %s: %w", describe(u.Commands), id, commandError(u.Commands, mapError(ctx, err)))
 	}
-	if !take {
-		if err := s.trimSlices(ctx, coll, id, u.Commands, raw, doc); err != nil {
-			return nil, fmt.Errorf("apply to session %s: %w", id, err)
-		}
-	}
 	if take {
+		doc, err = s.takeResult(ctx, coll, id, u, doc)
+		if err != nil {
+			return nil, fmt.Errorf("apply %s to session %s: %w", describe(u.Commands), id, err)
+		}
 		for _, f := range fields {
 			doc[f.Key] = f.Value
 		}
+		// The document before does not show whether the server applied
+		// $slice: trimSlices reads the arrays of PushLast commands, if
+		// any (a round trip more, for a batch the session never sends:
+		// it sends a Take alone).
+		raw = nil
+	}
+	if err := s.trimSlices(ctx, coll, id, u.Commands, raw, doc); err != nil {
+		return nil, fmt.Errorf("apply to session %s: %w", id, err)
 	}
 	return doc, nil
+}
+
+// takeResult returns the result of u, an Update with an OpTake command,
+// from before, the touched and fetched keys before the step. Takes give
+// their keys' values before; the other commands' keys are computed after
+// the step with session.ApplyCommands. If the reference semantics refuse
+// what the server applied (they should not), the keys after are read
+// again instead, in a second round trip that may see later writes too.
+func (s *Store) takeResult(ctx context.Context, coll *driver.Collection, id string, u session.Update, before session.Doc) (session.Doc, error) {
+	after, err := session.ApplyCommands(before, u.Commands)
+	if err != nil {
+		opts := options.FindOne()
+		if p := resultProjection(u); p != nil {
+			opts.SetProjection(p)
+		}
+		raw, err := coll.FindOne(ctx, bson.D{{Key: session.FieldID, Value: id}}, opts).Raw()
+		if err != nil {
+			return nil, fmt.Errorf("read the keys after the update: %w", mapError(ctx, err))
+		}
+		if after, err = decodeDoc(raw, resultProjection(u)); err != nil {
+			return nil, err
+		}
+	}
+	return u.Result(before, after), nil
 }
 
 // findAndModify runs one findAndModify command with the projection of u's
@@ -319,27 +346,14 @@ func storeTime(t time.Time) time.Time {
 	return time.UnixMilli(t.UnixMilli()).UTC()
 }
 
-// isTake reports whether cmds are OpTake commands (checkTake allows no
-// other mix).
-func isTake(cmds []session.Command) bool {
-	return len(cmds) > 0 && cmds[0].Op == session.OpTake
-}
-
-// checkTake refuses an Update that mixes OpTake with other commands: the
-// result of a Take is the document before the step, of the others the
-// document after, and one findAndModify returns only one of them. The
-// session never sends such an Update.
-func checkTake(cmds []session.Command) error {
-	takes := 0
+// hasTake reports whether cmds hold an OpTake command.
+func hasTake(cmds []session.Command) bool {
 	for _, c := range cmds {
 		if c.Op == session.OpTake {
-			takes++
+			return true
 		}
 	}
-	if takes > 0 && takes < len(cmds) {
-		return fmt.Errorf("%s: a Take must be alone in its update (with other Takes only): %w", describe(cmds), session.ErrInvalidValue)
-	}
-	return nil
+	return false
 }
 
 // commandError makes err, the error of an update of cmds, a
