@@ -10,15 +10,6 @@ import (
 	"github.com/atomicsession/atomicsession/session"
 )
 
-// userKeys returns the user keys of doc, for messages.
-func userKeys(doc session.Doc) []string {
-	var out []string
-	for k := range doc.User() {
-		out = append(out, k)
-	}
-	return out
-}
-
 func TestLoadKeysReturnsReservedFieldsAndNamedKeys(t *testing.T) {
 	f := newFixture(t)
 	m, _ := f.create(t, set("a", "x"), set("b", int64(2)), set("c", map[string]any{"d": true}))
