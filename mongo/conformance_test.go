@@ -1,5 +1,3 @@
-//go:build sessiontest_v2
-
 package mongo_test
 
 import (
