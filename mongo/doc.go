@@ -21,7 +21,8 @@
 // Take (session.OpTake) is one findAndModify with $unset and
 // returnDocument: before, projected on its key: exactly one of any number
 // of concurrent Takes gets the value. (Batched with commands on other
-// keys, which the session never does, the same findAndModify returns
+// keys, which session.Update's contract rules out, the same findAndModify
+// returns
 // their keys before too, and the store computes them after with
 // session.ApplyCommands.) PushLast (Command.Slice) is $push
 // with $each and $slice: -n. SetMaxAge and SetLabel set maxAge and _label
