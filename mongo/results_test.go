@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atomicsession/atomicsession/mongo"
 	"github.com/atomicsession/atomicsession/session"
 )
 
@@ -158,5 +159,51 @@ func TestOneFailingCommandIsACommandError(t *testing.T) {
 	_, err = f.store.Apply(context.Background(), m.ID, upd(m.Expires, set("ok", true), inc("s", int64(1))))
 	if errors.As(err, &ce) || !errors.Is(err, session.ErrTypeMismatch) {
 		t.Fatalf("Apply of a failing command among two: err = %v, want ErrTypeMismatch and no CommandError", err)
+	}
+}
+
+// TestWritesAskForAProjection checks what a write asks of the server: a
+// findAndModify whose fields are the reserved fields and the touched keys.
+// On FerretDB 1.x, which answers NotImplemented, the store sends it again
+// without fields, once: later writes go without.
+func TestWritesAskForAProjection(t *testing.T) {
+	srv := testServer(t)
+	rec := &recorder{}
+	client := connect(t, srv, rec, 0)
+	store := mongo.NewStore(newCollection(t, client))
+	t.Cleanup(func() { _ = store.Close() })
+	f := &fixture{clock: newClock()}
+	m := f.meta()
+	rec.reset()
+	if _, err := store.Create(context.Background(), m, session.Update{Commands: []session.Command{set("a", "x")}, Fetch: []string{"b"}}); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	cmds := rec.take()
+	if len(cmds) == 0 || cmds[0].name != "findAndModify" {
+		t.Fatalf("Create sent %v, want a findAndModify", cmds)
+	}
+	var fields []string
+	elems, err := cmds[0].body.Lookup("fields").Document().Elements()
+	if err != nil {
+		t.Fatalf("the first findAndModify has no fields: %v", err)
+	}
+	for _, e := range elems {
+		fields = append(fields, e.Key())
+	}
+	if want := append(session.ReservedFields(), "a", "b"); !reflect.DeepEqual(fields, want) {
+		t.Fatalf("findAndModify fields %v, want %v", fields, want)
+	}
+	if srv.ferret {
+		if len(cmds) != 2 || cmds[1].body.Lookup("fields").Type != 0 {
+			t.Fatalf("on FerretDB the store should resend without fields once: %v", cmds)
+		}
+		if _, err := store.Apply(context.Background(), m.ID, upd(m.Expires, set("a", "y"))); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		if cmds := rec.take(); len(cmds) != 1 || cmds[0].body.Lookup("fields").Type != 0 {
+			t.Fatalf("after the first answer, a write on FerretDB sent %v, want one findAndModify without fields", cmds)
+		}
+	} else if len(cmds) != 1 {
+		t.Fatalf("Create sent %v, want one findAndModify", cmds)
 	}
 }
