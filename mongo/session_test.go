@@ -74,14 +74,20 @@ func TestSessionLoginListsAndRevokes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Login("alice").Await(ctx); err != nil {
-			t.Fatalf("Login: %v", err)
-		}
-		if _, err := s.Set("cart", int64(1)).Await(ctx); err != nil {
-			t.Fatalf("Set after Login: %v", err)
-		}
+		f.rec.reset()
+		login := s.Login("alice")
+		set := s.Set("cart", int64(1))
 		if err := s.Flush(ctx); err != nil {
 			t.Fatalf("Flush: %v", err)
+		}
+		if _, err := login.Await(ctx); err != nil {
+			t.Fatalf("Login: %v", err)
+		}
+		if _, err := set.Await(ctx); err != nil {
+			t.Fatalf("Set after Login: %v", err)
+		}
+		if cmds := f.rec.take(); len(cmds) != 1 || cmds[0].name != "findAndModify" {
+			t.Fatalf("Login of a new visitor + Set sent %v, want one findAndModify (the bound session created with its first command)", cmds)
 		}
 		sessions = append(sessions, s)
 	}
