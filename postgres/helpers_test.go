@@ -85,5 +85,9 @@ func cmds(cs ...session.Command) session.Update {
 	return session.Update{Commands: out, Expires: time.Now().Add(time.Hour)}
 }
 
-func set(k string, v any) session.Command { return session.Command{Op: session.OpSet, Path: k, Value: v} }
-func inc(k string, v any) session.Command { return session.Command{Op: session.OpInc, Path: k, Value: v} }
+func set(k string, v any) session.Command {
+	return session.Command{Op: session.OpSet, Path: k, Value: v}
+}
+func inc(k string, v any) session.Command {
+	return session.Command{Op: session.OpInc, Path: k, Value: v}
+}

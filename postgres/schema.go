@@ -97,7 +97,8 @@ CREATE TABLE IF NOT EXISTS {{keys}} (
 // session.Equal. The differential test checks them against ApplyCommands.
 //
 // lookup walks path p from doc: st 1 found (val is the value), 0 missing
-// but creatable, 2 blocked: p[1:n] holds val, which is not an object.
+// but creatable, 2 blocked: p[1:n] holds val, which is not an object (or
+// is a tagged time or string).
 const functionsSQL = `
 CREATE OR REPLACE FUNCTION {{lookup}}(doc jsonb, p text[], OUT st integer, OUT val jsonb, OUT n integer)
 LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
@@ -106,7 +107,8 @@ DECLARE
 	j integer;
 BEGIN
 	FOR j IN 1 .. cardinality(p) LOOP
-		IF jsonb_typeof(cur) <> 'object' THEN
+		-- A tagged scalar ({"$t": ...}, {"$z": ...}) is no document.
+		IF jsonb_typeof(cur) <> 'object' OR cur ? '$t' OR cur ? '$z' THEN
 			st := 2; val := cur; n := j - 1;
 			RETURN;
 		END IF;
