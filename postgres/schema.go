@@ -387,8 +387,8 @@ $fn$;
 // schema version than this package knows, then EnsureSchema returns an
 // error and changes nothing.
 func (s *Store) EnsureSchema(ctx context.Context) error {
-	if s.pool == nil {
-		return errors.New("postgres: ensure schema: nil pool")
+	if err := s.check("ensure schema"); err != nil {
+		return err
 	}
 	fnSQL := s.n.expand(functionsSQL)
 	sum := sha256.Sum256([]byte(s.n.expand(tablesSQL) + fnSQL))

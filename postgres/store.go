@@ -424,3 +424,18 @@ func encodeCommand(buf []byte, c session.Command) ([]byte, error) {
 	}
 	return append(buf, '}'), nil
 }
+
+// TableName returns the quoted, schema-qualified name of one of the
+// store's tables: "sessions", "keys" or "schema_version" (for queries of
+// your own, such as monitoring). Other names give "".
+func (s *Store) TableName(table string) string {
+	switch table {
+	case "sessions":
+		return s.n.sessions
+	case "keys":
+		return s.n.keys
+	case "schema_version":
+		return s.n.version
+	}
+	return ""
+}
