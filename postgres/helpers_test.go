@@ -60,8 +60,6 @@ func newStore(t testing.TB, pool *pgxpool.Pool, opts ...postgres.Option) *postgr
 	return st
 }
 
-var idCounter int
-
 // newMeta returns the reserved fields of a new session that lives for d.
 func newMeta(t testing.TB, d time.Duration) session.Meta {
 	t.Helper()

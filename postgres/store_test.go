@@ -301,7 +301,7 @@ func TestLifecycle(t *testing.T) {
 	assert.ErrorIs(t, err, session.ErrNotFound)
 	m3 := m
 	m3.Created, m3.Expires = later, later.Add(time.Minute)
-	doc, err = st.Create(bg, m3, cmds(set("fresh", true)))
+	_, err = st.Create(bg, m3, cmds(set("fresh", true)))
 	require.NoError(t, err)
 	doc, err = st.Load(bg, m.ID, nil)
 	require.NoError(t, err)
