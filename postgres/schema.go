@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS {{keys}} (
 // is a tagged time or string).
 const functionsSQL = `
 CREATE OR REPLACE FUNCTION {{lookup}}(doc jsonb, p text[], OUT st integer, OUT val jsonb, OUT n integer)
-LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog AS $fn$
 DECLARE
 	cur jsonb := doc;
 	j integer;
@@ -123,7 +123,7 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION {{set_path}}(doc jsonb, p text[], v jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog AS $fn$
 DECLARE
 	conts jsonb[] := ARRAY[doc];
 	cur jsonb := doc;
@@ -154,6 +154,7 @@ RETURNS TABLE (o_key text, o_value jsonb, o_expires timestamptz, o_max_age bigin
 	o_created timestamptz, o_user text, o_label text)
 LANGUAGE plpgsql VOLATILE
 SET extra_float_digits = 1
+SET search_path = pg_catalog
 AS $fn$
 #variable_conflict use_column
 DECLARE

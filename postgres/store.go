@@ -90,23 +90,24 @@ func NewStore(pool *pgxpool.Pool, opts ...Option) *Store {
 	s.n = newNames(s.schemaName, s.prefix)
 	s.loadSQL = s.n.expand(`
 SELECT NULL::text, NULL::jsonb, s.expires, s.max_age, s.created, s.user_id, s.label
-	FROM {{sessions}} s WHERE s.id = $1 AND s.expires > $2
+	FROM {{sessions}} s WHERE s.id = $1::text AND s.expires > $2::timestamptz
 UNION ALL
 SELECT k.key, k.value, NULL, NULL, NULL, NULL, NULL
 	FROM {{keys}} k
-	WHERE k.session_id = $1 AND ($3::text[] IS NULL OR k.key = ANY ($3::text[]))
-		AND EXISTS (SELECT 1 FROM {{sessions}} s WHERE s.id = $1 AND s.expires > $2)`)
+	WHERE k.session_id = $1::text AND ($3::text[] IS NULL OR k.key = ANY ($3::text[]))
+		AND EXISTS (SELECT 1 FROM {{sessions}} s WHERE s.id = $1::text AND s.expires > $2::timestamptz)`)
 	s.applySQL = s.n.expand(`SELECT o_key, o_value, o_expires, o_max_age, o_created, o_user, o_label
-	FROM {{apply}}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`)
-	s.deleteSQL = s.n.expand(`DELETE FROM {{sessions}} WHERE id = $1`)
+	FROM {{apply}}($1::text, $2::timestamptz, $3::boolean, $4::timestamptz, $5::bigint, $6::timestamptz,
+		$7::text, $8::text, $9::jsonb, $10::text[], $11::text[], $12::boolean)`)
+	s.deleteSQL = s.n.expand(`DELETE FROM {{sessions}} WHERE id = $1::text`)
 	s.userListSQL = s.n.expand(`SELECT id, expires, max_age, created, user_id, label
-	FROM {{sessions}} WHERE user_id = $1 AND expires > $2`)
+	FROM {{sessions}} WHERE user_id = $1::text AND expires > $2::timestamptz`)
 	s.userDeleteSQL = s.n.expand(`WITH d AS (
-	DELETE FROM {{sessions}} WHERE user_id = $1 AND NOT (id = ANY ($3::text[])) RETURNING expires)
-SELECT count(*) FILTER (WHERE expires > $2) FROM d`)
+	DELETE FROM {{sessions}} WHERE user_id = $1::text AND NOT (id = ANY ($3::text[])) RETURNING expires)
+SELECT count(*) FILTER (WHERE expires > $2::timestamptz) FROM d`)
 	s.sweepSQL = s.n.expand(`WITH d AS (
 	DELETE FROM {{sessions}} WHERE id IN (
-		SELECT id FROM {{sessions}} WHERE expires <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+		SELECT id FROM {{sessions}} WHERE expires <= $1::timestamptz LIMIT $2::integer FOR UPDATE SKIP LOCKED)
 	RETURNING 1)
 SELECT count(*) FROM d`)
 	if s.sweepEvery > 0 && s.cfgErr == nil {
@@ -227,7 +228,7 @@ func (s *Store) apply(ctx context.Context, id string, create bool, expires time.
 		createdArg = created
 	}
 	rows, err := s.pool.Query(ctx, s.applySQL, id, s.now(), create, expires, maxAge, createdArg,
-		user, label, cmds, touched, u.Fetch, u.FetchAll)
+		user, label, string(cmds), touched, u.Fetch, u.FetchAll)
 	if err != nil {
 		return nil, s.dbError(err, u.Commands)
 	}

@@ -614,3 +614,48 @@ func TestUnreachableAndCancelled(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), doc["a"])
 }
+
+// TestQueryExecModes: the store works in every pgx query mode, including
+// the simple protocol and the modes that PgBouncer's transaction pooling
+// needs, with exact values.
+func TestQueryExecModes(t *testing.T) {
+	schema := testSchema(t)
+	newStore(t, nil, postgres.WithSchema(schema))
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec,
+		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeCacheStatement} {
+		t.Run(mode.String(), func(t *testing.T) {
+			pool := newPool(t, 2, func(cfg *pgxpool.Config) { cfg.ConnConfig.DefaultQueryExecMode = mode })
+			st := postgres.NewStore(pool, postgres.WithSchema(schema))
+			m := newMeta(t, time.Hour)
+			m.UserID = "mode-user"
+			values := session.Doc{"i": int64(math.MaxInt64), "f": 1.0, "s": "it's \"q\" \\ \x00", "t": time.UnixMilli(1234).UTC(),
+				"l": []any{}, "m": map[string]any{"x": []any{int64(1)}}}
+			var cs []session.Command
+			for k, v := range values {
+				cs = append(cs, set(k, v))
+			}
+			_, err := st.Create(bg, m, cmds(cs...))
+			require.NoError(t, err)
+			doc, err := st.Apply(bg, m.ID, cmds(inc("f", 0.5)))
+			require.NoError(t, err)
+			assert.Equal(t, 1.5, doc["f"])
+			doc, err = st.Load(bg, m.ID, []string{"i", "s", "t", "l", "m"})
+			require.NoError(t, err)
+			for _, k := range []string{"i", "s", "t", "l", "m"} {
+				assert.Equal(t, values[k], doc[k], k)
+			}
+			doc, err = st.Apply(bg, m.ID, cmds(session.Command{Op: session.OpTake, Path: "s"}))
+			require.NoError(t, err)
+			assert.Equal(t, values["s"], doc["s"])
+			list, err := st.UserSessions(bg, "mode-user")
+			require.NoError(t, err)
+			assert.Len(t, list, 1)
+			n, err := st.DeleteUserSessions(bg, "mode-user")
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			_, err = st.Sweep(bg)
+			require.NoError(t, err)
+			require.NoError(t, st.Delete(bg, m.ID))
+		})
+	}
+}
