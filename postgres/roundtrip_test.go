@@ -40,7 +40,7 @@ func (c *queryCounter) TracePrepareEnd(context.Context, *pgx.Conn, pgx.TracePrep
 // wireCounter counts round trips on the wire: every write that follows a
 // read (or comes first) starts one.
 type wireCounter struct {
-	trips atomic.Int64
+	trips, bytes atomic.Int64
 }
 
 type countingConn struct {
@@ -58,11 +58,13 @@ func (cc *countingConn) Write(p []byte) (int, error) {
 	}
 	cc.wrote, cc.readYet = true, false
 	cc.mu.Unlock()
+	cc.c.bytes.Add(int64(len(p)))
 	return cc.Conn.Write(p)
 }
 
 func (cc *countingConn) Read(p []byte) (int, error) {
 	n, err := cc.Conn.Read(p)
+	cc.c.bytes.Add(int64(n))
 	cc.mu.Lock()
 	cc.readYet = true
 	cc.mu.Unlock()
@@ -218,4 +220,44 @@ func TestWALBytes(t *testing.T) {
 	assert.Less(t, oursInc, int64(16<<10))
 	assert.Greater(t, whole, ours, "the single-column layout rewrites the session")
 
+}
+
+// TestWireBytes: a one-key command on a 64 KB session, and a Load of one
+// small key of it, move about the size of the change, not the session.
+func TestWireBytes(t *testing.T) {
+	wc := &wireCounter{}
+	pool := newPool(t, 1, func(cfg *pgxpool.Config) {
+		cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+		dialer := &net.Dialer{}
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: conn, c: wc}, nil
+		}
+	})
+	st := newStore(t, pool)
+	var cs []session.Command
+	for i := range 16 {
+		cs = append(cs, set(fmt.Sprintf("k%02d", i), randomText(t, 4096)))
+	}
+	m := newMeta(t, time.Hour)
+	_, err := st.Create(bg, m, cmds(append(cs, set("small", "x"))...))
+	require.NoError(t, err)
+	for round := range 2 { // the first round prepares the statements
+		b0 := wc.bytes.Load()
+		_, err = st.Apply(bg, m.ID, cmds(inc("n", 1)))
+		require.NoError(t, err)
+		b1 := wc.bytes.Load()
+		doc, err := st.Load(bg, m.ID, []string{"small"})
+		require.NoError(t, err)
+		require.Equal(t, "x", doc["small"])
+		b2 := wc.bytes.Load()
+		if round == 1 {
+			t.Logf("on a 64 KB session: $inc sends and receives %d bytes; Load of one small key %d bytes", b1-b0, b2-b1)
+			assert.Less(t, b1-b0, int64(2048))
+			assert.Less(t, b2-b1, int64(2048))
+		}
+	}
 }
