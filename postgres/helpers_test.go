@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/atomicsession/atomicsession/internal/testenv"
@@ -35,14 +36,30 @@ func newPool(t testing.TB, maxConns int32, opts ...func(*pgxpool.Config)) *pgxpo
 	return pool
 }
 
-// testSchema returns a schema name that no other test uses.
+// testSchema returns a schema name that no other test uses, dropped with
+// everything in it at the end of the test.
 func testSchema(t testing.TB) string {
 	t.Helper()
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	return "t_" + hex.EncodeToString(b[:])
+	name := "t_" + hex.EncodeToString(b[:])
+	url := testenv.PostgresURL(t)
+	t.Cleanup(func() { // after the test's stores and pools, registered later
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop test schema %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop test schema %s: %v", name, err)
+		}
+	})
+	return name
 }
 
 // newStore returns a Store in a schema of its own, with its schema ensured,

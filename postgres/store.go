@@ -440,3 +440,6 @@ func (s *Store) TableName(table string) string {
 	}
 	return ""
 }
+
+// Pool returns the pool the Store was made with.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }

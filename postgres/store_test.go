@@ -435,6 +435,22 @@ func TestUserIndex(t *testing.T) {
 	list, err = st.UserSessions(bg, "alice")
 	require.NoError(t, err)
 	assert.Empty(t, list)
+
+	// The index does not grow as sessions expire: Sweep removes them.
+	for range 3 {
+		m := newMeta(t, time.Minute)
+		m.UserID = "carol"
+		m.Created, m.Expires = later, later.Add(time.Minute)
+		_, err := st.Create(bg, m, session.Update{})
+		require.NoError(t, err)
+	}
+	evenLater := later.Add(time.Hour + time.Minute)
+	clock.Store(&evenLater)
+	_, err = st.Sweep(bg)
+	require.NoError(t, err)
+	var rows int
+	require.NoError(t, st.Pool().QueryRow(bg, `SELECT count(*) FROM `+tableName(st, "sessions")+` WHERE user_id IS NOT NULL`).Scan(&rows))
+	assert.Zero(t, rows, "no user's expired session stays in the index after Sweep")
 }
 
 // TestUserIndexUsesTheIndex: listing and revoking a user's sessions read
@@ -658,4 +674,32 @@ func TestQueryExecModes(t *testing.T) {
 			require.NoError(t, st.Delete(bg, m.ID))
 		})
 	}
+}
+
+// TestConnectionsKilled: when the server ends every connection of the
+// pool (a restart, a failover), calls fail with errors, never panics, and
+// a later call works again on new connections.
+func TestConnectionsKilled(t *testing.T) {
+	app := testSchema(t) // a unique name: only this pool's connections die
+	pool := newPool(t, 4, func(cfg *pgxpool.Config) { cfg.ConnConfig.RuntimeParams["application_name"] = app })
+	st := newStore(t, pool)
+	m := newMeta(t, time.Hour)
+	_, err := st.Create(bg, m, cmds(set("n", int64(0))))
+	require.NoError(t, err)
+	killer := newPool(t, 1)
+	var killed int
+	require.NoError(t, killer.QueryRow(bg, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1`, app).Scan(&killed))
+	require.Positive(t, killed)
+	ok := false
+	for range 6 {
+		if _, err := st.Apply(bg, m.ID, cmds(inc("n", 1))); err == nil {
+			ok = true
+			break
+		}
+	}
+	require.True(t, ok, "no call succeeded after the connections were killed")
+	doc, err := st.Load(bg, m.ID, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), doc["n"])
 }
