@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -185,8 +186,12 @@ func startPostgresOnce(bin, dir string, cred *syscall.Credential) (string, error
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("start postgres: %w", err)
 	}
+	var started atomic.Bool // then the cluster directory goes with the server
 	go func() {
 		_ = cmd.Wait()
+		if started.Load() {
+			_ = os.RemoveAll(dir) // before waited closes, so that Cleanup waits for it
+		}
 		close(c.waited)
 	}()
 	u := (&url.URL{
@@ -200,13 +205,10 @@ func startPostgresOnce(bin, dir string, cred *syscall.Credential) (string, error
 		c.stop()
 		return "", fmt.Errorf("postgres on port %d: %w; its output:\n%s", port, err, c.stderr.String())
 	}
+	started.Store(true)
 	children.mu.Lock()
 	children.procs = append(children.procs, c)
 	children.mu.Unlock()
-	go func() { // the cluster directory goes with the server
-		<-c.waited
-		_ = os.RemoveAll(dir)
-	}()
 	return u, nil
 }
 
