@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS {{keys}} (
 // is a tagged time or string).
 const functionsSQL = `
 CREATE OR REPLACE FUNCTION {{lookup}}(doc jsonb, p text[], OUT st integer, OUT val jsonb, OUT n integer)
-LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog AS $fn$
+LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
 DECLARE
 	cur jsonb := doc;
 	j integer;
@@ -123,7 +123,7 @@ END
 $fn$;
 
 CREATE OR REPLACE FUNCTION {{set_path}}(doc jsonb, p text[], v jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog AS $fn$
+LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
 DECLARE
 	conts jsonb[] := ARRAY[doc];
 	cur jsonb := doc;
@@ -162,7 +162,6 @@ DECLARE
 	lk record;
 	lk2 record;
 	doc jsonb := '{}';
-	before jsonb := '{}';
 	c jsonb;
 	i integer := -1;
 	op integer;
@@ -180,10 +179,17 @@ DECLARE
 	sl integer;
 	overflow boolean;
 	takes text[] := '{}';
-	k text;
-	changed jsonb := '{}';
+	ckeys text[] := '{}';
+	cvals jsonb[] := '{}';
 	removed text[] := '{}';
+	tvals jsonb[];    -- tvals[j]: the value of top-level key p_touched[j] (NULL: absent)
+	bvals jsonb[];    -- the same before the step
+	ti integer;
+	ti2 integer;
+	row_ record;
+	j integer;
 BEGIN
+	tvals := array_fill(NULL::jsonb, ARRAY[cardinality(p_touched)]);
 	IF p_create THEN
 		DELETE FROM {{sessions}} s WHERE s.id = p_id AND s.expires <= p_now;
 		INSERT INTO {{sessions}} AS s (id, expires, max_age, created, user_id, label)
@@ -204,16 +210,36 @@ BEGIN
 			RAISE EXCEPTION 'no live session with this id' USING ERRCODE = 'ASN01';
 		END IF;
 		IF cardinality(p_touched) > 0 THEN
-			SELECT coalesce(jsonb_object_agg(t.key, t.value), '{}') INTO doc
-				FROM {{keys}} t WHERE t.session_id = p_id AND t.key = ANY (p_touched);
+			FOR row_ IN SELECT t.key, t.value FROM {{keys}} t
+					WHERE t.session_id = p_id AND t.key = ANY (p_touched) LOOP
+				tvals[array_position(p_touched, row_.key)] := row_.value;
+			END LOOP;
 		END IF;
 	END IF;
-	before := doc;
+	bvals := tvals;
 
 	FOR c IN SELECT x FROM jsonb_array_elements(p_cmds) AS x LOOP
 		i := i + 1;
 		op := (c ->> 'o')::integer;
 		p := string_to_array(c ->> 'p', '.');
+		-- Each command works on a document of the top-level keys it
+		-- touches only, so its cost is theirs, not the batch's.
+		ti := array_position(p_touched, p[1]);
+		ti2 := NULL;
+		IF op = 9 THEN
+			tp := string_to_array(c ->> 't', '.');
+			ti2 := array_position(p_touched, tp[1]);
+		END IF;
+		IF ti IS NULL OR (op = 9 AND ti2 IS NULL) THEN
+			RAISE EXCEPTION 'the command''s top-level key is not among the touched keys' USING ERRCODE = 'ASV01', DETAIL = i::text;
+		END IF;
+		doc := '{}';
+		IF tvals[ti] IS NOT NULL THEN
+			doc := jsonb_build_object(p[1], tvals[ti]);
+		END IF;
+		IF ti2 IS NOT NULL AND ti2 <> ti AND tvals[ti2] IS NOT NULL THEN
+			doc := doc || jsonb_build_object(tp[1], tvals[ti2]);
+		END IF;
 		SELECT * INTO lk FROM {{lookup}}(doc, p);
 		IF lk.st = 2 AND op NOT IN (2, 10) THEN
 			IF op = 9 THEN
@@ -324,7 +350,6 @@ BEGIN
 			END IF;
 		WHEN 9 THEN -- $rename
 			IF lk.st = 1 THEN
-				tp := string_to_array(c ->> 't', '.');
 				SELECT * INTO lk2 FROM {{lookup}}(doc, tp);
 				IF lk2.st = 2 THEN
 					RAISE EXCEPTION 'cannot create field % in element %, which holds %, not a document',
@@ -336,34 +361,37 @@ BEGIN
 		ELSE
 			RAISE EXCEPTION 'unknown operator %', op USING ERRCODE = 'ASV01', DETAIL = i::text;
 		END CASE;
+		tvals[ti] := doc -> p[1];
+		IF ti2 IS NOT NULL THEN
+			tvals[ti2] := doc -> tp[1];
+		END IF;
 	END LOOP;
 
 	-- Write back the top-level keys that changed, and only those.
-	FOREACH k IN ARRAY p_touched LOOP
-		IF doc -> k IS NULL THEN
-			IF before -> k IS NOT NULL THEN
-				removed := array_append(removed, k);
+	FOR j IN 1 .. cardinality(p_touched) LOOP
+		IF tvals[j] IS NULL THEN
+			IF bvals[j] IS NOT NULL THEN
+				removed := array_append(removed, p_touched[j]);
 			END IF;
-		ELSIF before -> k IS NULL OR (doc -> k)::text <> (before -> k)::text THEN
-			changed := changed || jsonb_build_object(k, doc -> k);
+		ELSIF bvals[j] IS NULL OR tvals[j]::text <> bvals[j]::text THEN
+			ckeys := array_append(ckeys, p_touched[j]);
+			cvals := array_append(cvals, tvals[j]);
 		END IF;
 	END LOOP;
 	IF cardinality(removed) > 0 THEN
 		DELETE FROM {{keys}} t WHERE t.session_id = p_id AND t.key = ANY (removed);
 	END IF;
-	IF changed <> '{}' THEN
+	IF cardinality(ckeys) > 0 THEN
 		INSERT INTO {{keys}} AS t (session_id, key, value)
-			SELECT p_id, x.key, x.value FROM jsonb_each(changed) AS x
+			SELECT p_id, x.k, x.v FROM unnest(ckeys, cvals) AS x(k, v)
 			ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value;
 	END IF;
 
 	RETURN QUERY SELECT NULL::text, NULL::jsonb, m.expires, m.max_age, m.created, m.user_id, m.label;
-	RETURN QUERY SELECT x.key, x.value, NULL::timestamptz, NULL::bigint, NULL::timestamptz, NULL::text, NULL::text
-		FROM jsonb_each(doc) AS x WHERE NOT x.key = ANY (takes);
-	IF cardinality(takes) > 0 THEN
-		RETURN QUERY SELECT x.key, x.value, NULL::timestamptz, NULL::bigint, NULL::timestamptz, NULL::text, NULL::text
-			FROM jsonb_each(before) AS x WHERE x.key = ANY (takes);
-	END IF;
+	RETURN QUERY SELECT x.k, CASE WHEN x.k = ANY (takes) THEN x.b ELSE x.v END,
+			NULL::timestamptz, NULL::bigint, NULL::timestamptz, NULL::text, NULL::text
+		FROM unnest(p_touched, tvals, bvals) AS x(k, v, b)
+		WHERE CASE WHEN x.k = ANY (takes) THEN x.b ELSE x.v END IS NOT NULL;
 	IF p_fetch_all OR cardinality(p_fetch) > 0 THEN
 		RETURN QUERY SELECT t.key, t.value, NULL::timestamptz, NULL::bigint, NULL::timestamptz, NULL::text, NULL::text
 			FROM {{keys}} t
