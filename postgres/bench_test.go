@@ -90,3 +90,35 @@ func BenchmarkApplyParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkApplyBatch: one batch of n $set commands on n distinct keys,
+// and of n $inc commands on n paths inside one key; ns/op over n shows
+// whether a batch costs time linear in its commands.
+func BenchmarkApplyBatch(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		for _, shape := range []string{"distinct keys", "one key"} {
+			b.Run(fmt.Sprintf("%s/%d", shape, n), func(b *testing.B) {
+				s := newStore(b, newPool(b, 2))
+				m := newMeta(b, time.Hour)
+				if _, err := s.Create(bg, m, session.Update{}); err != nil {
+					b.Fatal(err)
+				}
+				var cs []session.Command
+				for i := range n {
+					if shape == "one key" {
+						cs = append(cs, inc(fmt.Sprintf("d.k%04d", i), 1))
+					} else {
+						cs = append(cs, set(fmt.Sprintf("k%04d", i), "value value value"))
+					}
+				}
+				u := cmds(cs...)
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := s.Apply(bg, m.ID, u); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -185,11 +185,15 @@ DECLARE
 	tvals jsonb[];    -- tvals[j]: the value of top-level key p_touched[j] (NULL: absent)
 	bvals jsonb[];    -- the same before the step
 	ti integer;
+	kidx jsonb := '{}'; -- top-level key → its index in p_touched
 	ti2 integer;
 	row_ record;
 	j integer;
 BEGIN
 	tvals := array_fill(NULL::jsonb, ARRAY[cardinality(p_touched)]);
+	IF cardinality(p_touched) > 0 THEN
+		SELECT jsonb_object_agg(x.k, x.o) INTO kidx FROM unnest(p_touched) WITH ORDINALITY AS x(k, o);
+	END IF;
 	IF p_create THEN
 		DELETE FROM {{sessions}} s WHERE s.id = p_id AND s.expires <= p_now;
 		INSERT INTO {{sessions}} AS s (id, expires, max_age, created, user_id, label)
@@ -212,7 +216,7 @@ BEGIN
 		IF cardinality(p_touched) > 0 THEN
 			FOR row_ IN SELECT t.key, t.value FROM {{keys}} t
 					WHERE t.session_id = p_id AND t.key = ANY (p_touched) LOOP
-				tvals[array_position(p_touched, row_.key)] := row_.value;
+				tvals[(kidx ->> row_.key)::integer] := row_.value;
 			END LOOP;
 		END IF;
 	END IF;
@@ -224,11 +228,11 @@ BEGIN
 		p := string_to_array(c ->> 'p', '.');
 		-- Each command works on a document of the top-level keys it
 		-- touches only, so its cost is theirs, not the batch's.
-		ti := array_position(p_touched, p[1]);
+		ti := (kidx ->> p[1])::integer;
 		ti2 := NULL;
 		IF op = 9 THEN
 			tp := string_to_array(c ->> 't', '.');
-			ti2 := array_position(p_touched, tp[1]);
+			ti2 := (kidx ->> tp[1])::integer;
 		END IF;
 		IF ti IS NULL OR (op = 9 AND ti2 IS NULL) THEN
 			RAISE EXCEPTION 'the command''s top-level key is not among the touched keys' USING ERRCODE = 'ASV01', DETAIL = i::text;
