@@ -117,7 +117,13 @@ func startPostgres(bin string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "testenv-postgres-")
+	base := "" // os.TempDir()
+	if cred != nil {
+		// The postgres user must reach the directory: $TMPDIR may lie
+		// under root's home.
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "testenv-postgres-")
 	if err != nil {
 		return "", fmt.Errorf("postgres dir: %w", err)
 	}
@@ -173,8 +179,8 @@ func startPostgresOnce(bin, dir string, cred *syscall.Credential) (string, error
 		return "", err
 	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"),
-		"-D", filepath.Join(dir, "data"), "-p", strconv.Itoa(port), "-k", dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-D", filepath.Join(dir, "data"), "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=200", "-c", "log_min_messages=warning", "-c", "logging_collector=off")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
