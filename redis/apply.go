@@ -184,15 +184,20 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 func (s *Store) applyInGo(ctx context.Context, st *step, vals []any, fromCache bool) (session.Doc, error) {
 	id := st.id
 	for attempt := 0; ; attempt++ {
-		before, err := decodeValues(id, st.names[:len(vals)], vals, false)
-		if err != nil {
-			return nil, fmt.Errorf("redis store: apply to session: %w", err)
+		before, checks, ops, err := st.prepare(vals)
+		if err != nil && fromCache {
+			// The cached values may be old: a command fails only on values
+			// read from Redis during this call.
+			fromCache = false
+			s.reads.Add(1)
+			if vals, err = s.client.HMGet(ctx, s.Key(id), st.names[:len(vals)]...).Result(); err != nil {
+				return nil, redisErr(ctx, "apply to session "+id+": read", err)
+			}
+			if vals[posExpires] == nil {
+				return nil, fmt.Errorf("redis store: apply to session %s: %w", id, session.ErrNotFound)
+			}
+			before, checks, ops, err = st.prepare(vals)
 		}
-		after, err := session.ApplyCommands(before, st.u.Commands)
-		if err != nil {
-			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
-		}
-		checks, ops, err := changes(st.touched, vals[nReserved:], after)
 		if err != nil {
 			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 		}
@@ -225,6 +230,24 @@ func (s *Store) applyInGo(ctx context.Context, st *step, vals []any, fromCache b
 			s.cache.put(id, created, st.touched, vals[nReserved:], false)
 		}
 	}
+}
+
+// prepare applies the step's commands in Go to the touched keys' values
+// vals (the reserved fields, then the touched keys, as HMGET returns them)
+// and returns the values before, and the checks and operations for
+// applyScript that write the values after.
+func (st *step) prepare(vals []any) (before session.Doc, checks, ops []any, err error) {
+	if before, err = decodeValues(st.id, st.names[:len(vals)], vals, false); err != nil {
+		return nil, nil, nil, err
+	}
+	after, err := session.ApplyCommands(before, st.u.Commands)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if checks, ops, err = changes(st.touched, vals[nReserved:], after); err != nil {
+		return nil, nil, nil, err
+	}
+	return before, checks, ops, nil
 }
 
 // applyResult is the reply of applyScript.

@@ -285,3 +285,29 @@ func TestNoResurrection(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleCacheNeverFailsACommand: a command that would not apply to the
+// value this Store's cache holds, but applies to the value in Redis (which
+// another instance changed), applies: a command fails only on values read
+// during the call.
+func TestStaleCacheNeverFailsACommand(t *testing.T) {
+	s1, c := newStore(t)
+	s2 := NewStore(c, WithPrefix(s1.prefix))
+	m := newMeta(t)
+	if _, err := s1.Create(ctx, m, session.Update{Commands: []session.Command{set("d", map[string]any{"y": true})}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("d.y", []any{int64(1), int64(2)})})); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := s1.Apply(ctx, m.ID, upd(m.Expires, []session.Command{{Op: session.OpPop, Path: "d.y", Value: int64(1)}}))
+	if err != nil {
+		t.Fatalf("Pop on the stored array, with a bool in the cache: %v", err)
+	}
+	if got := lookup(doc, "d.y"); !identical(got, []any{int64(1)}) {
+		t.Errorf("d.y = %#v, want [1]", got)
+	}
+	if st := s1.Stats(); st.Reads != 1 {
+		t.Errorf("stats %+v, want 1 read", st)
+	}
+}
