@@ -53,6 +53,10 @@ func BenchmarkHotSession(b *testing.B) {
 				runClients(b, func(i int) (session.Store, session.Meta) { return stores[i%2], m }, w.batch)
 				retries := l.retries(stores[0]) + l.retries(stores[1])
 				b.ReportMetric(float64(retries)/float64(b.N), "retries/op")
+				if s0, ok := stores[0].(*Store); ok {
+					reads := s0.Stats().Reads + stores[1].(*Store).Stats().Reads
+					b.ReportMetric(float64(reads)/float64(b.N), "reads/op")
+				}
 			})
 		}
 	}

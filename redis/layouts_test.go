@@ -3,6 +3,8 @@ package redis
 // Two alternatives to the Store's general path, kept only to measure the
 // choice of layout (docs/redis-layout.md, the benchmarks in bench_test.go):
 //
+//   - hash-nocache: the Store without its field cache, so that its Go
+//     path reads the touched fields before every compare-and-set;
 //   - watchStore: the same hash, but the general path is WATCH key, HMGET
 //     the touched fields, session.ApplyCommands, MULTI HSET/HDEL/HSET
 //     expires/PEXPIREAT/HGETALL EXEC, retried on redis.TxFailedErr;
@@ -31,6 +33,9 @@ type layout struct {
 var layouts = []layout{
 	{"hash", func(c goredis.UniversalClient, p string) session.Store { return NewStore(c, WithPrefix(p)) },
 		func(s session.Store) uint64 { return s.(*Store).Stats().Retries }},
+	{"hash-nocache", func(c goredis.UniversalClient, p string) session.Store {
+		return NewStore(c, WithPrefix(p), WithCacheBytes(0))
+	}, func(s session.Store) uint64 { return s.(*Store).Stats().Retries }},
 	{"hash-watch", func(c goredis.UniversalClient, p string) session.Store {
 		return &watchStore{Store: NewStore(c, WithPrefix(p))}
 	}, func(s session.Store) uint64 { return s.(*watchStore).retries.Load() }},
