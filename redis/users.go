@@ -43,23 +43,13 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]session.Meta
 	if s.err != nil {
 		return nil, fmt.Errorf("redis store: list sessions of a user: %w", s.err)
 	}
-	metas, _, err := s.userSessions(ctx, userID)
+	ids, err := s.members(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	return metas, nil
-}
-
-// userSessions returns the live sessions of userID and the members of its
-// index whose session is gone or belongs to someone else.
-func (s *Store) userSessions(ctx context.Context, userID string) ([]session.Meta, []string, error) {
-	ids, err := s.members(ctx, userID)
-	if err != nil {
-		return nil, nil, err
-	}
 	metas := []session.Meta{}
 	if len(ids) == 0 {
-		return metas, nil, nil
+		return metas, nil
 	}
 	cmds := make([]*goredis.SliceCmd, len(ids))
 	if _, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -68,31 +58,28 @@ func (s *Store) userSessions(ctx context.Context, userID string) ([]session.Meta
 		}
 		return nil
 	}); err != nil {
-		return nil, nil, redisErr(ctx, "list sessions of a user", err)
+		return nil, redisErr(ctx, "list sessions of a user", err)
 	}
 	now := s.now()
-	var gone []string
 	for i, id := range ids {
 		vals := cmds[i].Val()
 		if len(vals) != nReserved || vals[posExpires] == nil || vals[posUser] != userID {
-			gone = append(gone, id)
-			continue
+			continue // gone, or not this user's: see the comment at the top
 		}
 		doc, err := decodeValues(id, reservedFields, vals, true)
 		if err != nil {
-			return nil, nil, fmt.Errorf("redis store: list sessions of a user: %w", err)
+			return nil, fmt.Errorf("redis store: list sessions of a user: %w", err)
 		}
 		if !live(doc, now) {
-			gone = append(gone, id)
 			continue
 		}
 		m, err := session.MetaOf(doc)
 		if err != nil {
-			return nil, nil, fmt.Errorf("redis store: list sessions of a user: %w", err)
+			return nil, fmt.Errorf("redis store: list sessions of a user: %w", err)
 		}
 		metas = append(metas, m)
 	}
-	return metas, gone, nil
+	return metas, nil
 }
 
 // members drops the members of userID's index whose bound has passed and

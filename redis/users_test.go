@@ -250,3 +250,35 @@ func TestListingIsNoScan(t *testing.T) {
 		t.Errorf("listing among 3003 sessions cost %d B in %d round trips, among 3 %d B in %d", bytes1, trips1, bytes0, trips0)
 	}
 }
+
+// TestLoginRoundTrips: creating a session bound to a user is one round
+// trip (the session and its index entry pipelined), as for an unbound one;
+// deleting it is two (the session, then its index entry).
+func TestLoginRoundTrips(t *testing.T) {
+	s, w := countingStore(t)
+	var m session.Meta
+	_, _, trips := w.measure(func() { m = login(t, s, "heidi", "") })
+	if trips != 1 {
+		t.Errorf("Create of a bound session: %d round trips, want 1", trips)
+	}
+	_, _, trips = w.measure(func() {
+		if err := s.Delete(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if trips != 2 {
+		t.Errorf("Delete of a bound session: %d round trips, want 2", trips)
+	}
+	unbound := newMeta(t)
+	_, _, trips = w.measure(func() {
+		if _, err := s.Create(ctx, unbound, session.Update{Commands: []session.Command{set("a", int64(1))}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, unbound.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if trips != 2 {
+		t.Errorf("Create and Delete of an unbound session: %d round trips, want 2", trips)
+	}
+}
