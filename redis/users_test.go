@@ -282,3 +282,24 @@ func TestLoginRoundTrips(t *testing.T) {
 		t.Errorf("Create and Delete of an unbound session: %d round trips, want 2", trips)
 	}
 }
+
+// TestCreateFailsWhenTheIndexFails: a session bound to a user is never
+// left out of the user's index: if the index cannot be written (here its
+// key holds a string), Create deletes the session again and fails.
+func TestCreateFailsWhenTheIndexFails(t *testing.T) {
+	s, c := newStore(t)
+	if err := c.Set(ctx, s.UserKey("ivan"), "not a sorted set", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	m := newMeta(t)
+	m.UserID = "ivan"
+	if _, err := s.Create(ctx, m, session.Update{Commands: []session.Command{set("a", int64(1))}}); err == nil {
+		t.Fatal("Create succeeded with a broken index")
+	}
+	if c.Exists(ctx, s.Key(m.ID)).Val() != 0 {
+		t.Error("the session stayed, out of its user's index")
+	}
+	if _, err := s.UserSessions(ctx, "ivan"); err == nil {
+		t.Error("UserSessions on a broken index succeeded")
+	}
+}
