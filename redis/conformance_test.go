@@ -1,5 +1,3 @@
-//go:build suitev2
-
 package redis_test
 
 import (

@@ -33,7 +33,7 @@ func ExampleNewStore() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /cart", func(w http.ResponseWriter, r *http.Request) {
-		sess, err := middleware.Session(r).Await(r.Context())
+		sess, err := middleware.Session(r, "cart").Await(r.Context()) // reads the cart only
 		if err != nil {
 			http.Error(w, "session unavailable", http.StatusServiceUnavailable)
 			return
