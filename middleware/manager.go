@@ -44,31 +44,45 @@ func New(store session.Store, opts Options) (*Manager, error) {
 type ctxKey struct{}
 
 // Session returns the session of r as a lazy future: nothing is read from
-// the store until it is awaited, and it is read at most once per request.
-// Awaiting it for a visitor without a valid cookie gives a new session,
-// stored by the end of the request.
+// the store until it is awaited. Awaiting it loads the top-level keys named
+// in keys (plus the session's reserved fields), or, with no keys, every key
+// not loaded yet (see session.Session.Fetch); a key is read at most once
+// per request, and every call returns the same *session.Session. A visitor
+// without a valid cookie (or header token) gets a new session at no store
+// cost; it is stored, and its cookie sent, only if the request writes to
+// it (a command, Touch, SetMaxAge, Login or CreateCSRF).
 //
 // r must have passed through Manager.Handler; otherwise the future fails.
-func Session(r *http.Request) *future.Future[*session.Session] {
+func Session(r *http.Request, keys ...string) *future.Future[*session.Session] {
 	rs, ok := r.Context().Value(ctxKey{}).(*request)
 	if !ok {
 		return future.Reject[*session.Session](errors.New("middleware: Session called on a request that did not pass through Manager.Handler"))
 	}
-	return rs.sess
+	return future.New(rs.work, func(ctx context.Context) (*session.Session, error) {
+		sess, err := rs.attach()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := sess.Fetch(keys...).Await(ctx); err != nil {
+			return nil, err
+		}
+		return sess, nil
+	})
 }
 
 // request is the middleware's state for one request.
 type request struct {
 	m    *Manager
 	r    *http.Request
-	sess *future.Future[*session.Session]
+	work context.Context // the session's store work: outlives a client that hangs up
 
 	credOnce  sync.Once
 	token     string // the verified token the request came with; "" if none
 	viaHeader bool   // the request carried Options.Header: its cookie is ignored
 
-	mu     sync.Mutex
-	opened bool // the session future has started
+	mu   sync.Mutex
+	sess *session.Session // set by attach
+	err  error            // attach's failure
 }
 
 // credential returns the session token the request came with, if one
@@ -140,12 +154,10 @@ func headerToken(name, v string) (string, bool) {
 // connection.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rs := &request{m: m, r: r}
 		// The session's store work outlives a client that hangs up, so that
 		// a queued command is never lost; each store call has its own
 		// timeout (Options.Timeout).
-		work := context.WithoutCancel(r.Context())
-		rs.sess = future.New(work, rs.open)
+		rs := &request{m: m, r: r, work: context.WithoutCancel(r.Context())}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rs))
 		rw := &responseWriter{ResponseWriter: w, rs: rs}
 		if h := w.Header(); len(h) > 0 {
@@ -156,36 +168,36 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	})
 }
 
-// open loads the visitor's session, or makes a new one.
-func (rs *request) open(ctx context.Context) (*session.Session, error) {
+// attach returns the request's session handle, making it on the first
+// call without a store call (session.Attach).
+func (rs *request) attach() (*session.Session, error) {
 	rs.mu.Lock()
-	rs.opened = true
-	rs.mu.Unlock()
-	token, _ := rs.credential()
-	return session.Open(ctx, rs.m.store, token, session.Options{MaxAge: rs.m.opts.MaxAge, Timeout: rs.m.opts.Timeout})
+	defer rs.mu.Unlock()
+	if rs.sess == nil && rs.err == nil {
+		token, _ := rs.credential()
+		o := rs.m.opts
+		rs.sess, rs.err = session.Attach(rs.work, rs.m.store, token, session.Options{
+			MaxAge: o.MaxAge, Timeout: o.Timeout, MaxCommands: o.MaxCommands,
+		})
+	}
+	return rs.sess, rs.err
 }
 
-// session returns the request's session if the handler opened one.
-func (rs *request) session(ctx context.Context) (*session.Session, bool) {
+// session returns the request's session if the handler asked for it.
+func (rs *request) session() (*session.Session, bool) {
 	rs.mu.Lock()
-	opened := rs.opened
-	rs.mu.Unlock()
-	if !opened {
-		return nil, false
-	}
-	sess, err := rs.sess.Await(ctx)
-	return sess, err == nil // a failed load: the handler saw it and chose its response
+	defer rs.mu.Unlock()
+	return rs.sess, rs.sess != nil
 }
 
 // commit sends the session's queued commands and sets its cookie or header
 // token on h. It returns an error if the commands failed.
 func (rs *request) commit(h http.Header) error {
-	ctx := context.WithoutCancel(rs.r.Context())
-	sess, ok := rs.session(ctx)
+	sess, ok := rs.session()
 	if !ok {
 		return nil
 	}
-	if err := sess.Flush(ctx); err != nil {
+	if err := sess.Flush(rs.work); err != nil {
 		return err
 	}
 	rs.setToken(h, sess)
@@ -195,9 +207,8 @@ func (rs *request) commit(h http.Header) error {
 // flushLate sends commands queued after the response started. Their cookie
 // cannot be sent any more; a failure can only be logged.
 func (rs *request) flushLate() error {
-	ctx := context.WithoutCancel(rs.r.Context())
-	if sess, ok := rs.session(ctx); ok {
-		return sess.Flush(ctx)
+	if sess, ok := rs.session(); ok {
+		return sess.Flush(rs.work)
 	}
 	return nil
 }

@@ -79,8 +79,10 @@ type Options struct {
 	Header string
 
 	// MaxCommands is the most commands one request may queue on its
-	// session; the ones past it fail with session.ErrTooLarge. The default
-	// value is DefaultMaxCommands (1,000). A negative value is an error.
+	// session (session.Options.MaxCommands: each command, Fetch and Touch
+	// counts one); the ones past it fail with session.ErrTooLarge. The
+	// default value is DefaultMaxCommands (1,000). A negative value is an
+	// error.
 	MaxCommands int
 
 	// MaxFormBytes is the most of a form body (application/x-www-form-

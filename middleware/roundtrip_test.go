@@ -59,7 +59,7 @@ func TestRoundTripBudget(t *testing.T) {
 	fresh := newClient(t, c.srv.Config.Handler)
 	st.n.Store(0)
 	fresh.do("GET", "/read", nil)
-	if got := st.n.Load(); got != 1 {
-		t.Errorf("new visitor, session created: %d store calls, want 1", got)
+	if got := st.n.Load(); got != 0 || fresh.cookie() != "" {
+		t.Errorf("new visitor who only reads: %d store calls, cookie %q; want none", got, fresh.cookie())
 	}
 }
