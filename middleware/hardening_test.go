@@ -88,8 +88,8 @@ func TestCookieTossingUsesTheFirstCookieThatVerifies(t *testing.T) {
 	// Only forged cookies: treated as absent, no store query.
 	st.loads.Store(0)
 	resp, body = send(t, c.srv, "GET", "/get", "sid=bogus; sid="+otherKeys.Sign(tok), nil, nil)
-	if body != "{}\n" || st.loads.Load() != 0 {
-		t.Fatalf("forged cookies: body %q, %d loads; want a fresh session and no load", body, st.loads.Load())
+	if body != "{}\n" || st.loads.Load() != 0 || len(resp.Cookies()) != 0 {
+		t.Fatalf("forged cookies: body %q, %d loads, cookies %v; want a fresh session, no load, no cookie", body, st.loads.Load(), resp.Cookies())
 	}
 	st.loads.Store(0)
 	resp, _ = send(t, c.srv, "POST", "/guarded", "sid=bogus; sid="+otherKeys.Sign(tok),
