@@ -240,7 +240,7 @@ func (rs *request) setToken(h http.Header, sess *session.Session) {
 		return
 	case session.CookieSet:
 		c.Value = rs.m.keys.Sign(token)
-		if !o.BrowserSession {
+		if !o.BrowserSession || sess.MaxAge() != o.MaxAge { // remember me: a lifetime of its own
 			c.Expires = sess.Expires()
 			c.MaxAge = int((sess.MaxAge() + time.Second - 1) / time.Second)
 		}

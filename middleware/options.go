@@ -52,8 +52,10 @@ type Options struct {
 
 	// BrowserSession sends the cookie without Max-Age and Expires, so the
 	// browser drops it when it closes. The store still expires the session
-	// MaxAge after its last update. The default is false: the cookie lives
-	// as long as the session.
+	// MaxAge after its last update. A session given a lifetime of its own
+	// (Session.SetMaxAge with a value other than MaxAge: "remember me")
+	// still gets a cookie with its Max-Age, as SCS's RememberMe does. The
+	// default is false: the cookie lives as long as the session.
 	BrowserSession bool
 
 	// Header, if not empty, is a request header that carries the signed
