@@ -521,3 +521,35 @@ func TestFailedCommitIsOneReport(t *testing.T) {
 		t.Errorf("%d log lines for one failure, want 1:\n%s", n, logs.String())
 	}
 }
+
+// Issue 9, scenario 1, over HTTP: a login on a planted session whose old
+// session cannot be deleted fails closed: 500, and nothing lands in the
+// planted session.
+func TestLoginOnAPlantedSessionFailsClosed(t *testing.T) {
+	st := &countingStore{Store: newMemory(t)}
+	m := newManager(t, st, middleware.Options{Logger: slog.New(slog.DiscardHandler)})
+	mux := http.NewServeMux()
+	mux.Handle("/", app())
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r).Await(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		sess.Regenerate()          // not awaited, as a hurried port would write it
+		sess.Set("user", "victim") // must never reach the planted session
+		fmt.Fprint(w, "welcome")
+	})
+	c := newClient(t, m.Handler(mux))
+	c.do("POST", "/set", url.Values{"k": {"planted"}, "v": {"yes"}}) // the attacker's session
+	planted := "sid=" + c.cookie()
+	st.failDelete.Store(true)
+	resp, body := send(t, c.srv, "POST", "/login", planted, nil, nil)
+	if resp.StatusCode < 500 || strings.Contains(body, "welcome") || len(resp.Cookies()) != 0 {
+		t.Fatalf("login with a failing Delete: %d %q cookies %v, want a 5xx and no cookie", resp.StatusCode, body, resp.Cookies())
+	}
+	st.failDelete.Store(false)
+	if _, body := send(t, c.srv, "GET", "/get", planted, nil, nil); body != `{"planted":"yes"}`+"\n" {
+		t.Fatalf("the planted session after a failed login: %q", body)
+	}
+}

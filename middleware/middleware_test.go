@@ -32,9 +32,10 @@ var testKeys = [][]byte{[]byte("0123456789abcdef0123456789abcdef")}
 // reaching the store.
 type countingStore struct {
 	session.Store
-	n     atomic.Int64 // every call
-	loads atomic.Int64 // Load calls
-	fail  atomic.Bool
+	n          atomic.Int64 // every call
+	loads      atomic.Int64 // Load calls
+	fail       atomic.Bool
+	failDelete atomic.Bool // Delete fails with errStoreDown
 
 	mu       sync.Mutex
 	loadKeys [][]string // the keys of each Load
@@ -69,6 +70,9 @@ func (c *countingStore) Apply(ctx context.Context, id string, u session.Update) 
 
 func (c *countingStore) Delete(ctx context.Context, id string) error {
 	c.n.Add(1)
+	if c.failDelete.Load() {
+		return errStoreDown
+	}
 	return c.Store.Delete(ctx, id)
 }
 
