@@ -38,10 +38,8 @@ const CSRFField = "_csrf"
 // a token behind more than MaxFormBytes is not found, and the request is
 // refused after reading at most MaxFormBytes.
 //
-// The guard itself makes no store call: the CSRF key is derived from the
-// session token the request carries. A request without a session cookie
-// that verifies has no session, so no token can be valid: it is refused,
-// and no session is made for it. A request
+// A request without a session cookie that verifies has no session, so no
+// token can be valid: it is refused without a store call. A request
 // authenticated by Options.Header passes: a header is not an ambient
 // credential that a browser attaches to a forged cross-site request.
 func (m *Manager) CSRF(next http.Handler) http.Handler {
@@ -73,7 +71,9 @@ func (m *Manager) CSRF(next http.Handler) http.Handler {
 			m.refuseCSRF(w, r, session.IDOf(token))
 			return
 		}
-		sess, err := rs.attach() // the CSRF key comes from the token: no store call
+		// The CSRF key derives from the cookie token: checking costs no
+		// store call.
+		sess, err := rs.attach()
 		if err != nil {
 			m.opts.ErrorHandler(w, r, fmt.Errorf("csrf: %w", err))
 			return

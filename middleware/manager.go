@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/atomicsession/atomicsession/future"
@@ -15,16 +16,20 @@ import (
 
 // Manager connects a session.Store to net/http: Handler gives every request
 // a lazily loaded session and writes its cookie, CSRF guards unsafe methods.
+//
+// The store work of every request's session runs on one executor of the
+// Manager's, which bounds the store calls in flight (Options.MaxInFlight).
 type Manager struct {
 	store session.Store
 	opts  Options
 	keys  *session.Keyring
+	exec  *future.Executor
 }
 
 // New returns a Manager for store. It returns an error, never panics, for
 // bad options: no keys, a key shorter than 32 bytes, a negative MaxAge,
-// Timeout, MaxCommands or MaxFormBytes, an invalid cookie name, or an
-// invalid Header.
+// Timeout, MaxCommands, MaxInFlight or MaxFormBytes, an invalid cookie
+// name, or an invalid Header.
 func New(store session.Store, opts Options) (*Manager, error) {
 	if store == nil {
 		return nil, errors.New("middleware: store is nil")
@@ -37,37 +42,86 @@ func New(store session.Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("middleware: Options.Keys: %w", err)
 	}
-	return &Manager{store: store, opts: opts, keys: keys}, nil
+	m := &Manager{store: store, opts: opts, keys: keys, exec: future.NewExecutor(opts.MaxInFlight)}
+	return m, nil
+}
+
+// sessionOptions are the options of every request's session.
+func (m *Manager) sessionOptions() session.Options {
+	return session.Options{
+		MaxAge: m.opts.MaxAge, Timeout: m.opts.Timeout, MaxCommands: m.opts.MaxCommands,
+		Run: m.run,
+	}
+}
+
+// run runs a session's store work on the Manager's executor.
+func (m *Manager) run(work func()) {
+	future.GoOn(m.exec, context.Background(), func(context.Context) (struct{}, error) {
+		work()
+		return struct{}{}, nil
+	})
 }
 
 // ctxKey is the request context key of the middleware's per-request state.
 type ctxKey struct{}
 
+// errNoHandler is the error of Session and Attach on a request that did not
+// pass through Manager.Handler.
+var errNoHandler = errors.New("middleware: the request did not pass through Manager.Handler")
+
 // Session returns the session of r as a lazy future: nothing is read from
 // the store until it is awaited. Awaiting it loads the top-level keys named
-// in keys (plus the session's reserved fields), or, with no keys, every key
-// not loaded yet (see session.Session.Fetch); a key is read at most once
-// per request, and every call returns the same *session.Session. A visitor
-// without a valid cookie (or header token) gets a new session at no store
-// cost; it is stored, and its cookie sent, only if the request writes to
-// it (a command, Touch, SetMaxAge, Login or CreateCSRF).
+// in keys (and the reserved fields), or, with no keys, every key; a later
+// Session(r, more...) in the same request loads only what is still
+// missing, in one round trip, and nothing when nothing is. Every call
+// gives the same *session.Session.
 //
-// r must have passed through Manager.Handler; otherwise the future fails.
+// A key that was not loaded reads as absent: after Session(r, "cart"),
+// Get("user") is (nil, false) whatever the store holds (see
+// session.Session.Loaded). A visitor without a valid cookie gets a new
+// session at no store cost; it is stored only if the request writes to it.
+//
+// To read and write in one round trip, use Attach and queue a Fetch with
+// the commands. r must have passed through Manager.Handler; otherwise the
+// future fails.
 func Session(r *http.Request, keys ...string) *future.Future[*session.Session] {
 	rs, ok := r.Context().Value(ctxKey{}).(*request)
 	if !ok {
-		return future.Reject[*session.Session](errors.New("middleware: Session called on a request that did not pass through Manager.Handler"))
+		return future.Reject[*session.Session](fmt.Errorf("middleware: Session: %w", errNoHandler))
 	}
 	return future.New(rs.work, func(ctx context.Context) (*session.Session, error) {
-		sess, err := rs.attach()
+		s, err := rs.attach()
 		if err != nil {
 			return nil, err
 		}
-		if _, err := sess.Fetch(keys...).Await(ctx); err != nil {
+		if _, err := s.Fetch(keys...).Await(ctx); err != nil {
 			return nil, err
 		}
-		return sess, nil
+		return s, nil
 	})
+}
+
+// Attach returns the session of r without reading the store: the fast path
+// for a handler that writes, or reads and writes together. Commands can be
+// queued at once, and a Fetch queued with them joins their batch, so that
+// reading some keys and writing others costs one round trip:
+//
+//	sess, err := middleware.Attach(r)
+//	if err != nil { ... }
+//	cart := sess.Fetch("cart")           // read ...
+//	sess.PushLast("recent", 10, item)    // ... and write, in one round trip
+//	doc, err := cart.Await(ctx)
+//
+// Nothing is loaded: Get finds no key until a Fetch (or Session(r, keys...))
+// has loaded it. It is the same *session.Session that Session gives. It
+// fails only if r did not pass through Manager.Handler or the system's
+// random source fails.
+func Attach(r *http.Request) (*session.Session, error) {
+	rs, ok := r.Context().Value(ctxKey{}).(*request)
+	if !ok {
+		return nil, fmt.Errorf("middleware: Attach: %w", errNoHandler)
+	}
+	return rs.attach()
 }
 
 // request is the middleware's state for one request.
@@ -80,9 +134,20 @@ type request struct {
 	token     string // the verified token the request came with; "" if none
 	viaHeader bool   // the request carried Options.Header: its cookie is ignored
 
-	mu   sync.Mutex
-	sess *session.Session // set by attach
-	err  error            // attach's failure
+	attachOnce sync.Once
+	sess       *session.Session
+	attachErr  error
+	opened     atomic.Bool // the handler asked for the session
+}
+
+// attach makes the request's session handle, once. No store call.
+func (rs *request) attach() (*session.Session, error) {
+	rs.attachOnce.Do(func() {
+		token, _ := rs.credential()
+		rs.sess, rs.attachErr = session.Attach(rs.work, rs.m.store, token, rs.m.sessionOptions())
+		rs.opened.Store(rs.attachErr == nil)
+	})
+	return rs.sess, rs.attachErr
 }
 
 // credential returns the session token the request came with, if one
@@ -168,26 +233,12 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 	})
 }
 
-// attach returns the request's session handle, making it on the first
-// call without a store call (session.Attach).
-func (rs *request) attach() (*session.Session, error) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.sess == nil && rs.err == nil {
-		token, _ := rs.credential()
-		o := rs.m.opts
-		rs.sess, rs.err = session.Attach(rs.work, rs.m.store, token, session.Options{
-			MaxAge: o.MaxAge, Timeout: o.Timeout, MaxCommands: o.MaxCommands,
-		})
-	}
-	return rs.sess, rs.err
-}
-
-// session returns the request's session if the handler asked for it.
+// session returns the request's session if the handler asked for one.
 func (rs *request) session() (*session.Session, bool) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.sess, rs.sess != nil
+	if !rs.opened.Load() {
+		return nil, false
+	}
+	return rs.sess, true
 }
 
 // commit sends the session's queued commands and sets its cookie or header

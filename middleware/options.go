@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,10 @@ const DefaultCookieName = "sid"
 // DefaultMaxFormBytes is the most of a form body the CSRF guard reads
 // looking for the _csrf field when Options.MaxFormBytes is zero: 1 MiB.
 const DefaultMaxFormBytes = 1 << 20
+
+// DefaultMaxInFlight is the bound on store work in flight when
+// Options.MaxInFlight is zero.
+const DefaultMaxInFlight = 256
 
 // DefaultMaxCommands is the number of commands a request may queue when
 // Options.MaxCommands is zero.
@@ -87,6 +92,14 @@ type Options struct {
 	// error.
 	MaxCommands int
 
+	// MaxInFlight bounds the store work in flight: the flushes of all
+	// requests' sessions run on one executor (golang.org/x/sync/errgroup
+	// with SetLimit) of at most MaxInFlight goroutines; more wait their turn
+	// in order, without a goroutine each, so a slow store cannot make store
+	// calls pile up. The default value is DefaultMaxInFlight (256). A
+	// negative value is an error.
+	MaxInFlight int
+
 	// MaxFormBytes is the most of a form body (application/x-www-form-
 	// urlencoded or multipart/form-data) the CSRF guard reads looking for
 	// the _csrf field when the X-CSRF-Token header is absent. The guard
@@ -125,7 +138,8 @@ type Options struct {
 	// a store error while sending queued commands before the headers, or a
 	// refused CSRF token. err wraps session.ErrInvalidCSRF, ErrUnavailable or
 	// the store's error. The default answers 403 Forbidden for
-	// ErrInvalidCSRF, 503 Service Unavailable for ErrUnavailable and 500
+	// ErrInvalidCSRF, 503 Service Unavailable for ErrUnavailable or a store
+	// call that ran past Timeout (context.DeadlineExceeded), and 500
 	// Internal Server Error otherwise, with the status text as body.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
@@ -137,6 +151,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Timeout < 0 {
 		return o, fmt.Errorf("middleware: Options.Timeout is %v, want a positive duration (or 0 for the default)", o.Timeout)
+	}
+	if o.MaxInFlight < 0 {
+		return o, fmt.Errorf("middleware: Options.MaxInFlight is %d, want a positive number (or 0 for the default)", o.MaxInFlight)
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
 	}
 	if o.MaxCommands < 0 {
 		return o, fmt.Errorf("middleware: Options.MaxCommands is %d, want a positive number (or 0 for the default)", o.MaxCommands)
@@ -197,7 +217,8 @@ func validToken(name string) bool {
 }
 
 // DefaultErrorHandler is the ErrorHandler used when Options.ErrorHandler is
-// nil: 403 for session.ErrInvalidCSRF, 503 for session.ErrUnavailable, 500
+// nil: 403 for session.ErrInvalidCSRF, 503 for session.ErrUnavailable and
+// context.DeadlineExceeded (a store past Options.Timeout), 500
 // otherwise, with the status text as a plain-text body. It never shows err
 // to the client.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -211,7 +232,7 @@ func StatusOf(err error) int {
 	switch {
 	case errors.Is(err, session.ErrInvalidCSRF):
 		return http.StatusForbidden
-	case errors.Is(err, session.ErrUnavailable):
+	case errors.Is(err, session.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
