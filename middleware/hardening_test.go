@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -16,8 +17,10 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/atomicsession/atomicsession/middleware"
 	"github.com/atomicsession/atomicsession/session"
@@ -552,4 +555,43 @@ func TestLoginOnAPlantedSessionFailsClosed(t *testing.T) {
 	if _, body := send(t, c.srv, "GET", "/get", planted, nil, nil); body != `{"planted":"yes"}`+"\n" {
 		t.Fatalf("the planted session after a failed login: %q", body)
 	}
+}
+
+// A continuation that awaits a new command of its session while
+// MaxInFlight's slots are all taken must not deadlock: the bound is on
+// store calls, never on a flush that waits for another flush.
+func TestContinuationAwaitingANewCommandUnderMaxInFlight(t *testing.T) {
+	m := newManager(t, newMemory(t), middleware.Options{MaxInFlight: 1})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r).Await(r.Context())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		_, err = sess.Set("a", 1).Then(func(d session.Doc) (session.Doc, error) {
+			_, err := sess.Set("b", 2).Await(ctx)
+			return d, err
+		}).Await(ctx)
+		if err != nil {
+			t.Errorf("a continuation awaiting a new command under MaxInFlight 1: %v", err)
+		}
+	}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := srv.Client().Get(srv.URL)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
 }

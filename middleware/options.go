@@ -92,12 +92,12 @@ type Options struct {
 	// error.
 	MaxCommands int
 
-	// MaxInFlight bounds the store work in flight: the flushes of all
+	// MaxInFlight bounds the store calls in flight: the store calls of all
 	// requests' sessions run on one executor (golang.org/x/sync/errgroup
 	// with SetLimit) of at most MaxInFlight goroutines; more wait their turn
-	// in order, without a goroutine each, so a slow store cannot make store
-	// calls pile up. The default value is DefaultMaxInFlight (256). A
-	// negative value is an error.
+	// in order, so a slow store cannot make store calls pile up, and a call
+	// whose Timeout passes while it waits is never sent. The default value
+	// is DefaultMaxInFlight (256). A negative value is an error.
 	MaxInFlight int
 
 	// MaxFormBytes is the most of a form body (application/x-www-form-
