@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atomicsession/atomicsession/future"
 	"github.com/atomicsession/atomicsession/middleware"
 	"github.com/atomicsession/atomicsession/session"
 )
@@ -594,4 +595,43 @@ func TestContinuationAwaitingANewCommandUnderMaxInFlight(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// panickingStore panics in Apply and Create.
+type panickingStore struct{ session.Store }
+
+func (p panickingStore) Create(context.Context, session.Meta, session.Update) (session.Doc, error) {
+	panic("store bug")
+}
+
+func (p panickingStore) Apply(context.Context, string, session.Update) (session.Doc, error) {
+	panic("store bug")
+}
+
+// A panicking store fails the request with a 500 and a *future.PanicError
+// that keeps the stack; the panic goes no further.
+func TestPanickingStoreGives500WithTheStack(t *testing.T) {
+	var got error
+	m := newManager(t, panickingStore{newMemory(t)}, middleware.Options{
+		Logger: slog.New(slog.DiscardHandler),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			got = err
+			middleware.DefaultErrorHandler(w, r, err)
+		},
+	})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r).Await(r.Context())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		sess.Set("a", 1)
+	}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	resp, _ := send(t, srv, "GET", "/", "", nil, nil)
+	var pe *future.PanicError
+	if resp.StatusCode != 500 || !errors.As(got, &pe) || pe.Value != "store bug" || !strings.Contains(string(pe.Stack), "panickingStore") {
+		t.Fatalf("status %d, error %v; want 500 and a *future.PanicError with the store's stack", resp.StatusCode, got)
+	}
 }
