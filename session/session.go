@@ -35,7 +35,6 @@ type Options struct {
 	// middleware is one request. Past it they fail with ErrTooLarge. The
 	// default value is DefaultMaxCommands.
 	MaxCommands int
-
 }
 
 func (o Options) withDefaults() Options {
