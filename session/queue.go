@@ -115,11 +115,19 @@ func (s *Session) Rename(from, to string) *future.Future[Doc] {
 // key held before, or nil if it held none. Of any number of concurrent
 // requests taking the same key, exactly one gets the value: the way to
 // show a flash message once. Take goes to the store on its own (one round
-// trip), not batched with other commands.
+// trip), not batched with other commands. On a session that is not stored
+// (a new visitor) with nothing queued, Take resolves with nil at once and
+// stores nothing.
 func (s *Session) Take(key string) *future.Future[any] {
 	c, err := PrepareCommand(Command{Op: OpTake, Path: key})
 	if err != nil {
 		return future.Reject[any](fmt.Errorf("session take: %w", err))
+	}
+	s.mu.Lock()
+	unstored := s.state != stateStored && len(s.queue) == 0 && s.failed == nil
+	s.mu.Unlock()
+	if unstored { // nothing stored, nothing queued: nothing to take, and nothing to store
+		return future.Resolve[any](nil)
 	}
 	f := s.enqueue(&pending{kind: kindTake, cmd: c})
 	return future.Map(f, func(d Doc) (any, error) {
