@@ -8,7 +8,7 @@
 // other's update. The session is read from the store only when a handler
 // asks for it, and then only the keys it names; a write returns only the
 // keys it touched, so a change costs about the size of the change, not of
-// the session. Every session operation returns a [future.Future] with Then
+// the session. Every session operation returns a future.Future with Then
 // and Await, so a port from Koa reads like the original.
 //
 // # Packages
