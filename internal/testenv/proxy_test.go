@@ -191,4 +191,3 @@ func TestProxyTargetDown(t *testing.T) {
 		t.Fatalf("a proxy to nothing hangs the client (%v) instead of cutting it", err)
 	}
 }
-
