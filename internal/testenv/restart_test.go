@@ -2,11 +2,16 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,5 +140,120 @@ func TestRestartableFerretKeepsData(t *testing.T) {
 		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "a"}}).Decode(&doc); err != nil || doc.N != 7 {
 			t.Fatalf("after Stop(%v) and Start: %+v, %v; want n 7", sig, doc, err)
 		}
+	}
+}
+
+// counterApp is an app of the Outage contract on an in-process "store"
+// that an outage turns off. broken makes it misbehave: "500" answers 500
+// while down, "reset" forgets every counter at the end of the outage (a
+// silent new session), "lose" takes 2 from every counter then, "slow"
+// takes 3 s to fail.
+type counterApp struct {
+	mu     sync.Mutex
+	down   bool
+	broken string
+	n      map[string]int64
+	next   int
+}
+
+func (a *counterApp) setDown(down bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.down && !down && a.broken == "reset" {
+		a.n = map[string]int64{}
+	}
+	if a.down && !down && a.broken == "lose" {
+		for id := range a.n {
+			a.n[id] -= 2
+		}
+	}
+	a.down = down
+	return nil
+}
+
+func (a *counterApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.down {
+		code := http.StatusServiceUnavailable
+		switch a.broken {
+		case "500":
+			code = http.StatusInternalServerError
+		case "slow":
+			a.mu.Unlock()
+			time.Sleep(3 * time.Second)
+			a.mu.Lock()
+		}
+		w.Header().Set(SessionErrorHeader, "session store unavailable")
+		w.WriteHeader(code)
+		return
+	}
+	id := ""
+	if c, err := r.Cookie("sid"); err == nil {
+		id = c.Value
+	}
+	if _, ok := a.n[id]; !ok {
+		a.next++
+		id = strconv.Itoa(a.next)
+		a.n[id] = 0
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: id})
+	}
+	switch {
+	case r.URL.Path == "/n":
+	case r.URL.Query().Get("queue") == "1":
+		a.n[id]++
+		_, _ = io.WriteString(w, "queued")
+		return
+	default:
+		a.n[id]++
+	}
+	fmt.Fprint(w, a.n[id])
+}
+
+// recordTB records Errorf instead of failing.
+type recordTB struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *recordTB) Helper() {}
+func (r *recordTB) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recordTB) Error(args ...any)   { r.Errorf("%s", fmt.Sprint(args...)) }
+func (r *recordTB) Logf(string, ...any) {}
+
+func TestOutageChecks(t *testing.T) {
+	for _, tc := range []struct{ broken, want string }{
+		{"", ""},
+		{"500", "answers other than 200 and 503"},
+		{"reset", "a new session was made silently"},
+		{"slow", "more than Timeout"},
+		{"lose", "an acknowledged increment was lost"},
+	} {
+		t.Run("broken="+tc.broken, func(t *testing.T) {
+			a := &counterApp{broken: tc.broken, n: map[string]int64{}}
+			rt := &recordTB{TB: t}
+			rep := Outage(rt, a, OutageOptions{
+				Clients: 3, Timeout: 100 * time.Millisecond, Slack: 100 * time.Millisecond,
+				Warm: 100 * time.Millisecond, Down: 300 * time.Millisecond, RecoverWithin: 5 * time.Second,
+				StartOutage: func() error { return a.setDown(true) },
+				EndOutage:   func() error { return a.setDown(false) },
+			})
+			got := strings.Join(rt.errs, "\n")
+			if tc.want == "" && got != "" {
+				t.Fatalf("Outage failed a good app:\n%s", got)
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Fatalf("Outage of an app broken by %q: errors\n%s\nwant one saying %q", tc.broken, got, tc.want)
+			}
+			if tc.broken == "" && (rep.During < 3 || rep.Acked == 0 || rep.Stored < rep.Acked) {
+				t.Errorf("report %v", rep)
+			}
+			t.Logf("%v", rep)
+		})
 	}
 }
