@@ -252,7 +252,7 @@ func RestartablePostgres(tb testing.TB) *Restartable {
 		if err != nil {
 			return nil, err
 		}
-		if err := waitPostgres(binDir, port, c.waited); err != nil {
+		if err := restartWaitPostgres(binDir, port, c.waited); err != nil {
 			_ = c.cmd.Process.Signal(syscall.SIGQUIT)
 			select {
 			case <-c.waited:
@@ -365,9 +365,9 @@ func waitPortFree(addr string) error {
 	}
 }
 
-// waitPostgres runs pg_isready until the server accepts connections, the
+// restartWaitPostgres runs pg_isready until the server accepts connections, the
 // process exits or startTimeout passes (crash recovery included).
-func waitPostgres(binDir string, port int, exited <-chan struct{}) error {
+func restartWaitPostgres(binDir string, port int, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	var out []byte
