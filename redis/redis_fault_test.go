@@ -146,4 +146,3 @@ func TestSlowRedis(t *testing.T) {
 	}
 	t.Logf("connections through the proxy: %d in all, %d open at the end", proxy.Total(), proxy.Open())
 }
-
