@@ -26,19 +26,19 @@ import (
 var faultKeys = [][]byte{[]byte(strings.Repeat("fault-test-key!", 3))}
 
 // faultApp is the app of the fault tests (see testenv.SessionErrorHeader
-// for its routes): a session counter behind the middleware, with
-// Options.Timeout timeout, that answers each failure through the
-// middleware's default ErrorHandler and names the error in a header.
-func faultApp(t testing.TB, store session.Store, timeout time.Duration) http.Handler {
+// for its routes): a session counter behind the middleware with opts (its
+// Keys, ErrorHandler and Logger set here), that answers each failure
+// through the middleware's default ErrorHandler and names the error in a
+// header.
+func faultApp(t testing.TB, store session.Store, opts middleware.Options) http.Handler {
 	t.Helper()
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set(testenv.SessionErrorHeader, err.Error())
 		middleware.DefaultErrorHandler(w, r, err)
 	}
-	m, err := middleware.New(store, middleware.Options{
-		Keys: faultKeys, Timeout: timeout, ErrorHandler: fail,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	opts.Keys, opts.ErrorHandler = faultKeys, fail
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := middleware.New(store, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestOutageFerretDB(t *testing.T) {
 	store := mongo.NewStore(client.Database("faults").Collection(strings.ReplaceAll(t.Name(), "/", "_")))
 	t.Cleanup(func() { _ = store.Close() })
 	const timeout, slack = time.Second, 500 * time.Millisecond
-	testenv.Outage(t, faultApp(t, store, timeout), testenv.OutageOptions{
+	testenv.Outage(t, faultApp(t, store, middleware.Options{Timeout: timeout}), testenv.OutageOptions{
 		Timeout:     timeout,
 		Slack:       slack,
 		Down:        4 * time.Second,

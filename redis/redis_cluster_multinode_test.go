@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/atomicsession/atomicsession/internal/testenv"
+	"github.com/atomicsession/atomicsession/middleware"
 	"github.com/atomicsession/atomicsession/redis"
 	"github.com/atomicsession/atomicsession/session"
 	"github.com/atomicsession/atomicsession/sessiontest"
@@ -123,8 +124,8 @@ func newToken(t testing.TB) string {
 func TestMultiNodeTwoInstances(t *testing.T) {
 	prefix := testenv.RedisPrefix(t)
 	apps := []http.Handler{
-		faultApp(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), 10*time.Second),
-		faultApp(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), 10*time.Second),
+		faultApp(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), middleware.Options{Timeout: 10 * time.Second}),
+		faultApp(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), middleware.Options{Timeout: 10 * time.Second}),
 	}
 	code, body, cookie, errText := faultPost(apps[0], http.MethodPost, "/inc", "")
 	if code != http.StatusOK || body != "1" || cookie == "" {
@@ -175,7 +176,7 @@ func TestMultiNodeSlotMigration(t *testing.T) {
 	for _, c := range clients {
 		s := redis.NewStore(c, redis.WithPrefix(prefix))
 		stores = append(stores, s)
-		apps = append(apps, faultApp(t, s, 5*time.Second))
+		apps = append(apps, faultApp(t, s, middleware.Options{Timeout: 5 * time.Second}))
 	}
 	code, body, cookie, errText := faultPost(apps[0], http.MethodPost, "/inc", "")
 	if code != http.StatusOK || body != "1" || cookie == "" {

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,19 +26,19 @@ import (
 var faultKeys = [][]byte{[]byte(strings.Repeat("fault-test-key!", 3))}
 
 // faultApp is the app of the fault tests (see testenv.SessionErrorHeader
-// for its routes): a session counter behind the middleware, with
-// Options.Timeout timeout, that answers each failure through the
-// middleware's default ErrorHandler and names the error in a header.
-func faultApp(t testing.TB, store session.Store, timeout time.Duration) http.Handler {
+// for its routes): a session counter behind the middleware with opts (its
+// Keys, ErrorHandler and Logger set here), that answers each failure
+// through the middleware's default ErrorHandler and names the error in a
+// header.
+func faultApp(t testing.TB, store session.Store, opts middleware.Options) http.Handler {
 	t.Helper()
 	fail := func(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set(testenv.SessionErrorHeader, err.Error())
 		middleware.DefaultErrorHandler(w, r, err)
 	}
-	m, err := middleware.New(store, middleware.Options{
-		Keys: faultKeys, Timeout: timeout, ErrorHandler: fail,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	opts.Keys, opts.ErrorHandler = faultKeys, fail
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := middleware.New(store, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestOutageRedisKilled(t *testing.T) {
 	opt.ContextTimeoutEnabled = true
 	client := goredis.NewClient(opt)
 	t.Cleanup(func() { _ = client.Close() })
-	h := faultApp(t, redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t))), faultTimeout)
+	h := faultApp(t, redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t))), middleware.Options{Timeout: faultTimeout})
 	testenv.Outage(t, h, testenv.OutageOptions{
 		Timeout:     faultTimeout,
 		Slack:       faultSlack,
@@ -119,8 +121,9 @@ func TestOutageRedisKilled(t *testing.T) {
 }
 
 // TestSlowRedis puts a proxy that adds 2 s of latency in front of Redis
-// under load: requests end at Options.Timeout with 503, and all is well
-// again when the latency goes.
+// under load from 8 clients on an app with Options.MaxInFlight 4:
+// requests end at Options.Timeout with 503, no more than 4 store calls are
+// ever in flight, and all is well again when the latency goes.
 func TestSlowRedis(t *testing.T) {
 	url := testenv.RedisURL(t)
 	opt, err := goredis.ParseURL(url)
@@ -132,8 +135,9 @@ func TestSlowRedis(t *testing.T) {
 	opt.ContextTimeoutEnabled = true
 	client := goredis.NewClient(opt)
 	t.Cleanup(func() { _ = client.Close() })
-	const timeout = 500 * time.Millisecond
-	h := faultApp(t, redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t))), timeout)
+	const timeout, maxInFlight = 500 * time.Millisecond, 4
+	store := &inFlightStore{Store: redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t)))}
+	h := faultApp(t, store, middleware.Options{Timeout: timeout, MaxInFlight: maxInFlight})
 	rep := testenv.Outage(t, h, testenv.OutageOptions{
 		Timeout:     timeout,
 		Slack:       faultSlack,
@@ -144,5 +148,42 @@ func TestSlowRedis(t *testing.T) {
 	if rep.MaxDuring < timeout {
 		t.Errorf("the slowest request during the latency took %v, less than the timeout %v: the latency was not felt", rep.MaxDuring, timeout)
 	}
-	t.Logf("connections through the proxy: %d in all, %d open at the end", proxy.Total(), proxy.Open())
+	if most := store.most.Load(); most > maxInFlight {
+		t.Errorf("%d store calls in flight at once, more than Options.MaxInFlight %d", most, maxInFlight)
+	}
+	t.Logf("store calls in flight at most: %d (MaxInFlight %d, 8 clients); connections through the proxy: %d in all, %d open at the end",
+		store.most.Load(), maxInFlight, proxy.Total(), proxy.Open())
+}
+
+// inFlightStore counts the store calls in flight and keeps the most seen.
+type inFlightStore struct {
+	session.Store
+	now, most atomic.Int64
+}
+
+func (s *inFlightStore) enter() func() {
+	n := s.now.Add(1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	return func() { s.now.Add(-1) }
+}
+
+func (s *inFlightStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
+	defer s.enter()()
+	return s.Store.Load(ctx, id, keys)
+}
+
+func (s *inFlightStore) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
+	defer s.enter()()
+	return s.Store.Create(ctx, m, u)
+}
+
+func (s *inFlightStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
+	defer s.enter()()
+	return s.Store.Apply(ctx, id, u)
+}
+
+func (s *inFlightStore) Delete(ctx context.Context, id string) error {
+	defer s.enter()()
+	return s.Store.Delete(ctx, id)
 }
