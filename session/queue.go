@@ -268,7 +268,7 @@ func (s *Session) command(c Command) *future.Future[Doc] {
 }
 
 // enqueue queues p and returns its future. Awaiting the future sends the
-// queue, on a goroutine of its own (or Options.Run's) so that Await's
+// queue, on a goroutine of its own so that Await's
 // context bounds only the wait; one flush serves all the futures awaited
 // before it takes the queue.
 func (s *Session) enqueue(p *pending) *future.Future[Doc] {
@@ -292,12 +292,10 @@ func (s *Session) enqueue(p *pending) *future.Future[Doc] {
 	return f
 }
 
-// run runs a flush on Options.Run, or a new goroutine.
+// run runs a flush on a new goroutine. (Not on a bounded pool: a
+// continuation that awaits a new command of its own session would wait for
+// a slot its own flush holds. The middleware bounds store calls instead.)
 func (s *Session) run(work func()) {
-	if s.opts.Run != nil {
-		s.opts.Run(work)
-		return
-	}
 	go work()
 }
 
@@ -313,7 +311,7 @@ func (s *Session) run(work func()) {
 // The middleware calls Flush before the response's headers and answers
 // 5xx if it fails.
 func (s *Session) Flush(ctx context.Context) error {
-	if ctx.Done() == nil && s.opts.Run == nil { // nothing could end the wait early: no goroutine
+	if ctx.Done() == nil { // nothing could end the wait early: no goroutine
 		s.flushAll()
 		return s.report()
 	}
