@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,23 +69,6 @@ func faultApp(t testing.TB, store session.Store, opts middleware.Options) http.H
 		fmt.Fprint(w, n)
 	})
 	return m.Handler(mux)
-}
-
-// faultPost sends one request to h with cookie (may be empty) and returns
-// the status, the body and the session cookie h set, if any.
-func faultPost(h http.Handler, method, path, cookie string) (code int, body, setCookie, errText string) {
-	req := httptest.NewRequest(method, path, nil)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	for _, c := range w.Result().Cookies() {
-		if c.Name == middleware.DefaultCookieName {
-			setCookie = c.Name + "=" + c.Value
-		}
-	}
-	return w.Code, strings.TrimSpace(w.Body.String()), setCookie, w.Header().Get(testenv.SessionErrorHeader)
 }
 
 // TestOutagePostgresImmediateShutdown stops PostgreSQL with SIGQUIT (an

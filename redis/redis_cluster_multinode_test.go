@@ -171,11 +171,9 @@ func TestMultiNodeSlotMigration(t *testing.T) {
 	prefix := testenv.RedisPrefix(t)
 	var rd redirects
 	clients := []*goredis.ClusterClient{multiNodeClient(t, &rd), multiNodeClient(t, &rd)}
-	var stores []*redis.Store
 	var apps []http.Handler
 	for _, c := range clients {
 		s := redis.NewStore(c, redis.WithPrefix(prefix))
-		stores = append(stores, s)
 		apps = append(apps, faultApp(t, s, middleware.Options{Timeout: 5 * time.Second}))
 	}
 	code, body, cookie, errText := faultPost(apps[0], http.MethodPost, "/inc", "")
@@ -270,6 +268,12 @@ func TestMultiNodeSlotMigration(t *testing.T) {
 	}
 	if stored < 1+acked.Load() || stored > 1+total.Load() {
 		t.Errorf("stored n = %d; want between 1 + %d acknowledged and 1 + %d sent", stored, acked.Load(), total.Load())
+	}
+	node := goredis.NewClient(&goredis.Options{Addr: home.Addr})
+	n, err := node.Exists(ctx, keys...).Result()
+	_ = node.Close()
+	if err != nil || n != int64(len(keys)) {
+		t.Errorf("EXISTS of the session's keys on %s, their slot's master again = %d, %v; want %d", home.Addr, n, err, len(keys))
 	}
 	if f, n := failed.Load(), total.Load(); f*100 >= n {
 		t.Errorf("%d of %d requests failed (%.2f%%), want under 1%%", f, n, 100*float64(f)/float64(n))
