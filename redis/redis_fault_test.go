@@ -102,6 +102,9 @@ const (
 // again on the same port: 503 while it is down, served again after,
 // nothing acknowledged lost (testenv.Outage checks it all).
 func TestOutageRedisKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("an outage under load takes seconds")
+	}
 	srv := testenv.RestartableRedis(t)
 	opt, err := goredis.ParseURL(srv.URL())
 	if err != nil {
@@ -125,6 +128,9 @@ func TestOutageRedisKilled(t *testing.T) {
 // requests end at Options.Timeout with 503, no more than 4 store calls are
 // ever in flight, and all is well again when the latency goes.
 func TestSlowRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("an outage under load takes seconds")
+	}
 	url := testenv.RedisURL(t)
 	opt, err := goredis.ParseURL(url)
 	if err != nil {
