@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -184,75 +182,69 @@ func RestartableRedis(tb testing.TB) *Restartable {
 	})
 }
 
-// PostgresBinDirEnv names the directory of the PostgreSQL server programs
-// (initdb, postgres, pg_isready) that RestartablePostgres runs; the
-// default is the first of /usr/lib/postgresql/{17,16,15}/bin that exists,
-// else the directory of initdb in PATH.
-const PostgresBinDirEnv = "POSTGRES_BINDIR"
-
 // RestartablePostgres starts a PostgreSQL server of its own for tb: a new
-// cluster made by initdb (user postgres, trust authentication on loopback)
-// on a free loopback port. Stop(syscall.SIGQUIT) is an immediate shutdown,
-// like a crash: the next Start runs crash recovery. Its URL is
+// cluster made by initdb (user postgres, trust authentication, TCP on
+// loopback only) from the newest PostgreSQL in /usr/lib/postgresql, on a
+// free loopback port. Commits are synchronous (synchronous_commit on), so
+// a commit the server acknowledged is in the WAL; fsync is off, which
+// loses nothing when only the server process dies. Stop(syscall.SIGQUIT)
+// is an immediate shutdown, like a crash: the next Start runs crash
+// recovery (see Output). Its URL is
 // "postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable". The server
 // stops (fast shutdown) and its directory goes when tb ends. When the test
 // runs as root the server runs as the system user postgres, since
-// PostgreSQL refuses to run as root.
+// PostgreSQL refuses to run as root, in a directory under /tmp.
 //
-// If the PostgreSQL programs are not found then RestartablePostgres skips
-// tb, or fails it when CI is "true".
+// If PostgreSQL is not installed then RestartablePostgres skips tb, or
+// fails it when CI is "true".
 func RestartablePostgres(tb testing.TB) *Restartable {
 	tb.Helper()
-	binDir, err := restartPGBinDir()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(err)
-		}
-		tb.Skip(err)
-	}
-	cred, err := restartPGCredential()
+	binDir := postgresBin(tb)
+	cred, err := postgresCredential()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	root, err := os.MkdirTemp("", "testenv-pg-")
+	base := ""
+	if cred != nil {
+		base = "/tmp" // the postgres user must reach it; $TMPDIR may lie under root's home
+	}
+	root, err := os.MkdirTemp(base, "testenv-pg-restart-")
 	if err != nil {
 		tb.Fatal(err)
-	}
-	data, sock := filepath.Join(root, "data"), filepath.Join(root, "sock")
-	for _, d := range []string{data, sock} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			tb.Fatal(err)
-		}
 	}
 	if cred != nil {
-		for _, d := range []string{root, data, sock} {
-			if err := os.Chown(d, int(cred.Uid), int(cred.Gid)); err != nil {
-				tb.Fatal(err)
-			}
+		if err := os.Chown(root, int(cred.Uid), int(cred.Gid)); err != nil {
+			_ = os.RemoveAll(root)
+			tb.Fatal(err)
 		}
 	}
-	initdb := exec.Command(filepath.Join(binDir, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	data := filepath.Join(root, "data")
+	initdb := exec.Command(filepath.Join(binDir, "initdb"), "-D", data, "-U", "postgres",
+		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	initdb.Dir = root
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	killWithParent(initdb.SysProcAttr)
 	if out, err := initdb.CombinedOutput(); err != nil {
 		_ = os.RemoveAll(root)
 		tb.Fatalf("initdb: %v\n%s", err, out)
 	}
 	port, err := freePort()
 	if err != nil {
+		_ = os.RemoveAll(root)
 		tb.Fatal(err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	url := "postgres://postgres@" + addr + "/postgres?sslmode=disable"
-	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", sock,
-		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100",
-		"-c", "shared_buffers=32MB", "-c", "logging_collector=off"}
+	args := []string{"-D", data, "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+		"-c", "fsync=off", "-c", "synchronous_commit=on", "-c", "max_connections=100",
+		"-c", "log_min_messages=log", "-c", "logging_collector=off"}
 	return newRestartable(tb, "postgres", addr, url, root, syscall.SIGINT, func() (*child, error) {
 		c, err := spawnChild("postgres", filepath.Join(binDir, "postgres"), args, cred)
 		if err != nil {
 			return nil, err
 		}
-		if err := restartWaitPostgres(binDir, port, c.waited); err != nil {
+		if err := waitPostgres(url, c.waited); err != nil {
 			_ = c.cmd.Process.Signal(syscall.SIGQUIT)
 			select {
 			case <-c.waited:
@@ -363,63 +355,6 @@ func waitPortFree(addr string) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// restartWaitPostgres runs pg_isready until the server accepts connections, the
-// process exits or startTimeout passes (crash recovery included).
-func restartWaitPostgres(binDir string, port int, exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	var out []byte
-	for {
-		var err error
-		out, err = exec.CommandContext(ctx, filepath.Join(binDir, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "-d", "postgres", "-t", "1").CombinedOutput()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("exited before accepting connections")
-		case <-ctx.Done():
-			return fmt.Errorf("not accepting connections after %v: %s", startTimeout, out)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// restartPGBinDir finds the PostgreSQL server programs (PostgresBinDirEnv).
-func restartPGBinDir() (string, error) {
-	if dir := os.Getenv(PostgresBinDirEnv); dir != "" {
-		return dir, nil
-	}
-	for _, v := range []string{"17", "16", "15"} {
-		dir := "/usr/lib/postgresql/" + v + "/bin"
-		if _, err := os.Stat(filepath.Join(dir, "postgres")); err == nil {
-			return dir, nil
-		}
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	return "", fmt.Errorf("PostgreSQL server programs not found in /usr/lib/postgresql/{17,16,15}/bin or PATH (install the Debian package postgresql, or set %s)", PostgresBinDirEnv)
-}
-
-// restartPGCredential is nil, or the system user postgres when the test
-// runs as root.
-func restartPGCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root, and PostgreSQL refuses to: no user postgres to run it as: %w", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("user postgres: uid %q, gid %q", u.Uid, u.Gid)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 // The load of outage tests. An app under test serves two routes on one

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -71,18 +71,36 @@ func TestRestartableRedisKeepsAcknowledgedWrites(t *testing.T) {
 	}
 }
 
-// psql runs one SQL command on s and returns its unaligned output.
+// psql runs one SQL statement on s and returns the first column of its
+// first row as text ("" if none).
 func psql(t *testing.T, s *Restartable, sql string) string {
 	t.Helper()
-	binDir, err := restartPGBinDir()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.URL())
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("connect to %s: %v", s.URL(), err)
 	}
-	out, err := exec.Command(filepath.Join(binDir, "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", s.URL(), "-c", sql).CombinedOutput()
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
-		t.Fatalf("psql %q: %v\n%s", sql, err, out)
+		t.Fatalf("%s: %v", sql, err)
 	}
-	return strings.TrimSpace(string(out))
+	defer rows.Close()
+	out := ""
+	if rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vals) > 0 {
+			out = fmt.Sprint(vals[0])
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
 }
 
 // TestRestartablePostgresCrashRecovery stops PostgreSQL by an immediate
