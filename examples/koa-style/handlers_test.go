@@ -220,7 +220,7 @@ func TestCart(t *testing.T) {
 	}
 }
 
-func TestCartIsOneRoundTripWithoutALoad(t *testing.T) {
+func TestCartIsOneRoundTrip(t *testing.T) {
 	a := newTestApp(t)
 	v := a.visitor(t)
 	v.home()
