@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/atomicsession/atomicsession/devtools/ferretdb"
@@ -120,13 +120,13 @@ func (b *backend) openMongo(ctx context.Context, uri, db string, log *slog.Logge
 // the log. FerretDB 1.x applies update operators as read-modify-write
 // without a lock, so on FerretDB the pool is cut to one connection (unless
 // uri sets maxPoolSize), which keeps this process's updates atomic.
-func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*driver.Client, []string, error) {
+func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*mongodriver.Client, []string, error) {
 	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(connectTimeout)
 	if err := opts.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("MONGODB_URI: %w", err)
 	}
 	poolSet := opts.MaxPoolSize != nil // read before Connect, which fills in defaults
-	client, err := driver.Connect(opts)
+	client, err := mongodriver.Connect(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)
 	}
@@ -142,7 +142,7 @@ func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*driver.Cl
 		return nil, nil, fmt.Errorf("mongodb: reconnect: %w", err)
 	}
 	log.Info("the server is FerretDB: using one connection, as its update operators are not atomic across connections")
-	client, err = driver.Connect(opts.SetMaxPoolSize(1))
+	client, err = mongodriver.Connect(opts.SetMaxPoolSize(1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)
 	}
@@ -150,7 +150,7 @@ func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*driver.Cl
 }
 
 // isFerretDB asks the server's buildInfo whether it is FerretDB.
-func isFerretDB(ctx context.Context, client *driver.Client) (bool, error) {
+func isFerretDB(ctx context.Context, client *mongodriver.Client) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	raw, err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
