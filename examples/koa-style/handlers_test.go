@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/atomicsession/atomicsession/session"
 )
@@ -320,15 +321,19 @@ func TestFlashIsShownOnce(t *testing.T) {
 // TestFlashIsShownOnceAmongConcurrentPages loads the page in many tabs at
 // once after a flash message was set: Take gives it to exactly one.
 func TestFlashIsShownOnceAmongConcurrentPages(t *testing.T) {
-	v := newTestApp(t).visitor(t)
+	a := newTestApp(t)
+	v := a.visitor(t)
 	v.submit("/message", url.Values{"message": {"hello"}})
+	a.store.latency.Store(int64(5 * time.Millisecond)) // every tab loads the flash before any removes it
 	const tabs = 16
 	var shown atomic.Int64
 	var wg sync.WaitGroup
+	start := make(chan struct{})
 	for range tabs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			res, err := v.client.Get(v.base + "/")
 			if err != nil {
 				t.Error(err)
@@ -345,6 +350,7 @@ func TestFlashIsShownOnceAmongConcurrentPages(t *testing.T) {
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	if got := shown.Load(); got != 1 {
 		t.Fatalf("%d of %d concurrent pages showed the flash message, want exactly 1", got, tabs)
@@ -551,9 +557,29 @@ func (failingStore) Delete(context.Context, string) error {
 }
 
 func TestStoreDownAnswers503(t *testing.T) {
-	v := newTestAppOn(t, failingStore{}, nil).visitor(t)
+	a := newTestAppOn(t, failingStore{}, nil)
+	v := a.visitor(t)
 	res, body := v.get("/")
 	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "not available") {
 		t.Fatalf("GET / with the store down = %d, want 503 with the error page: %s", res.StatusCode, body)
+	}
+	// A returning visitor, whose cookie names a stored session.
+	token, err := session.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := session.NewKeyring(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(a.srv.URL)
+	v.client.Jar.SetCookies(u, []*http.Cookie{{Name: "sid", Value: keys.Sign(token), Path: "/"}})
+	res, body = v.get("/api/session")
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"error"`) {
+		t.Fatalf("GET /api/session with the store down = %d, want 503 with a JSON error: %s", res.StatusCode, body)
+	}
+	res, body = v.post("/cart", url.Values{"item": {"apples"}, "_csrf": {"x"}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("POST /cart with a bad token and the store down = %d, want 403 (no store needed to refuse it): %s", res.StatusCode, body)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/atomicsession/atomicsession/memory"
 	"github.com/atomicsession/atomicsession/middleware"
@@ -30,6 +31,16 @@ type countingStore struct {
 
 	mu       sync.Mutex
 	loadKeys [][]string // the keys of each Load since the last reset
+
+	// latency, if set, is waited before each Load and Apply: a database's
+	// round trip, which widens the window a read-then-act race needs.
+	latency atomic.Int64 // nanoseconds
+}
+
+func (s *countingStore) wait() {
+	if d := time.Duration(s.latency.Load()); d > 0 {
+		time.Sleep(d)
+	}
 }
 
 func (s *countingStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
@@ -37,6 +48,7 @@ func (s *countingStore) Load(ctx context.Context, id string, keys []string) (ses
 	s.mu.Lock()
 	s.loadKeys = append(s.loadKeys, slices.Clone(keys))
 	s.mu.Unlock()
+	s.wait()
 	return s.Store.Load(ctx, id, keys)
 }
 
@@ -54,6 +66,7 @@ func (s *countingStore) Create(ctx context.Context, m session.Meta, u session.Up
 
 func (s *countingStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	s.applies.Add(1)
+	s.wait()
 	return s.Store.Apply(ctx, id, u)
 }
 

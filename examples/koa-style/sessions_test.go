@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -106,6 +107,14 @@ func TestYourSessionsListAndLogOutOthers(t *testing.T) {
 	}
 	if desktop.cookie() == desktopCookie {
 		t.Fatalf("the logged-out browser kept its cookie")
+	}
+	// Their fresh sessions belong to nobody: ada still has one session.
+	laptop.home()
+	if got := laptop.sessions(); len(got) != 1 {
+		t.Fatalf("after the logged-out browsers came back ada lists %+v, want one session", got)
+	}
+	if metas, err := a.mem.UserSessions(context.Background(), "ada"); err != nil || len(metas) != 1 {
+		t.Fatalf("the store lists %d sessions of ada (%v), want 1", len(metas), err)
 	}
 	// Bob's session is untouched.
 	bob.home()
