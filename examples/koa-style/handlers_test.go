@@ -259,8 +259,10 @@ func TestCartKeepsTheLastItems(t *testing.T) {
 // keeps, all at once, on one session: PushLast is one atomic $push with
 // $slice, so the cart ends at exactly the cap, and no count is lost.
 func TestConcurrentCartPostsNeverExceedTheCap(t *testing.T) {
-	v := newTestApp(t).visitor(t)
+	a := newTestApp(t)
+	v := a.visitor(t)
 	v.home()
+	a.store.latency.Store(int64(2 * time.Millisecond)) // a database's round trip: a check-then-push would be passed by many
 	const posts = maxCartItems + 14
 	raceCart(t, v, posts)
 	got, _ := v.apiSession()
@@ -582,4 +584,38 @@ func TestStoreDownAnswers503(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("POST /cart with a bad token and the store down = %d, want 403 (no store needed to refuse it): %s", res.StatusCode, body)
 	}
+}
+
+// TestRoundTripsPerRoute counts the store calls of each route on a
+// session that is stored already, as examples/koa-style/README.md's table
+// says.
+func TestRoundTripsPerRoute(t *testing.T) {
+	a := newTestApp(t)
+	v := a.visitor(t)
+	v.home()
+	type calls struct{ loads, creates, applies, deletes, index int64 }
+	step := func(what string, want calls, do func()) {
+		t.Helper()
+		a.store.reset()
+		do()
+		l, c, ap, d := a.store.roundTrips()
+		got := calls{l, c, ap, d, a.store.userCalls.Load()}
+		if got != want {
+			t.Errorf("%s: %+v store calls, want %+v", what, got, want)
+		}
+	}
+	step("GET /", calls{applies: 1}, func() { v.home() })
+	step("GET /api/session", calls{loads: 1}, func() { v.api("") })
+	step("GET /api/session?keys=cart", calls{loads: 1}, func() { v.api("cart") })
+	step("POST /cart", calls{applies: 1}, func() { v.submit("/cart", url.Values{"item": {"apples"}}) })
+	step("POST /message", calls{applies: 1}, func() { v.submit("/message", url.Values{"message": {"hi"}}) })
+	step("GET / with a flash", calls{applies: 2}, func() { v.home() })
+	step("POST /login", calls{creates: 1, deletes: 1}, func() { v.submit("/login", url.Values{"user": {"ada"}}) })
+	step("GET / logged in, with a flash", calls{applies: 2, index: 1}, func() { v.home() })
+	step("GET / logged in", calls{applies: 1, index: 1}, func() { v.home() })
+	step("POST /sessions/logout-others", calls{loads: 1, applies: 1, index: 1}, func() { v.submit("/sessions/logout-others", url.Values{}) })
+	v.home()
+	step("POST /logout", calls{deletes: 1}, func() { v.submit("/logout", url.Values{}) })
+	n := a.visitor(t)
+	step("a new visitor's GET /api/session", calls{}, func() { n.api("") })
 }
