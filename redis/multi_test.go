@@ -1,0 +1,293 @@
+package redis
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/atomicsession/atomicsession/middleware"
+	"github.com/atomicsession/atomicsession/session"
+)
+
+func prepared(t testing.TB, cs ...session.Command) []session.Command {
+	t.Helper()
+	out := make([]session.Command, len(cs))
+	for i, c := range cs {
+		p, err := session.PrepareCommand(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// Each op of ApplyMulti gets its own result and error: a missing session,
+// an empty id and a type mismatch fail their own op only, and the native,
+// Go-path, Take and fallback ops around them apply as Apply would.
+func TestApplyMultiEachOpItsOwnResult(t *testing.T) {
+	s, w := countingStore(t)
+	exp := time.Now().Add(time.Hour)
+	a, b := create(t, s), create(t, s)
+	if _, err := s.Apply(ctx, a.ID, upd(exp, prepared(t, set("t", "taken"), set("list", []any{int64(1)})))); err != nil {
+		t.Fatal(err)
+	}
+	ops := []session.ApplyOp{
+		{ID: a.ID, Update: upd(exp, prepared(t, inc("n", int64(1))))},                                                                   // 0 native
+		{ID: "missing", Update: upd(exp, prepared(t, inc("n", int64(1))))},                                                              // 1 not found
+		{ID: b.ID, Update: upd(exp, prepared(t, set("s", "str")))},                                                                      // 2 native
+		{ID: b.ID, Update: upd(exp, prepared(t, inc("s", int64(1))))},                                                                   // 3 mismatch (script falls back to Go)
+		{ID: a.ID, Update: upd(exp, prepared(t, session.Command{Op: session.OpPush, Path: "list", Values: []any{int64(2)}, Slice: 1}))}, // 4 Go path, cached
+		{ID: a.ID, Update: upd(exp, prepared(t, session.Command{Op: session.OpTake, Path: "t"}))},                                       // 5 Take
+		{ID: "", Update: upd(exp, nil)},                                                                                                 // 6 empty id
+		{ID: a.ID, Update: upd(exp, prepared(t, set("d.x", int64(7))))},                                                                 // 7 Go path, dotted
+		{ID: b.ID, Update: session.Update{Expires: exp, Fetch: []string{"s"}}},                                                          // 8 Touch + Fetch
+	}
+	res := s.ApplyMulti(ctx, ops)
+	if len(res) != len(ops) {
+		t.Fatalf("%d results for %d ops", len(res), len(ops))
+	}
+	ok := func(i int) session.Doc {
+		t.Helper()
+		if res[i].Err != nil {
+			t.Fatalf("op %d: %v", i, res[i].Err)
+		}
+		return res[i].Doc
+	}
+	if d := ok(0); d["n"] != int64(1) {
+		t.Errorf("op 0: %v", d)
+	}
+	if !errors.Is(res[1].Err, session.ErrNotFound) || !errors.Is(res[6].Err, session.ErrNotFound) {
+		t.Errorf("ops 1, 6: %v, %v; want ErrNotFound", res[1].Err, res[6].Err)
+	}
+	if d := ok(2); d["s"] != "str" {
+		t.Errorf("op 2: %v", d)
+	}
+	var ce *session.CommandError
+	if !errors.Is(res[3].Err, session.ErrTypeMismatch) || !errors.As(res[3].Err, &ce) || ce.Index != 0 {
+		t.Errorf("op 3: %v, want a CommandError for ErrTypeMismatch", res[3].Err)
+	}
+	if d := ok(4); fmt.Sprint(d["list"]) != "[2]" {
+		t.Errorf("op 4: %v", d)
+	}
+	if d := ok(5); d["t"] != "taken" {
+		t.Errorf("op 5: %v", d)
+	}
+	if d := ok(7); fmt.Sprint(d["d"]) != "map[x:7]" {
+		t.Errorf("op 7: %v", d)
+	}
+	if d := ok(8); d["s"] != "str" || len(d) != 5 {
+		t.Errorf("op 8: %v", d)
+	}
+	da, err := s.Load(ctx, a.ID, nil)
+	if err != nil || da["n"] != int64(1) || fmt.Sprint(da["list"]) != "[2]" || da["t"] != nil || fmt.Sprint(da["d"]) != "map[x:7]" {
+		t.Errorf("a after: %v, %v", da, err)
+	}
+	db, err := s.Load(ctx, b.ID, nil)
+	if err != nil || db["s"] != "str" {
+		t.Errorf("b after: %v, %v", db, err)
+	}
+
+	// Native ops on many sessions: one round trip in all.
+	var many []session.ApplyOp
+	for range 20 {
+		many = append(many, session.ApplyOp{ID: create(t, s).ID, Update: upd(exp, prepared(t, inc("n", int64(3))))})
+	}
+	var out []session.ApplyResult
+	_, _, trips := w.measure(func() { out = s.ApplyMulti(ctx, many) })
+	for i, r := range out {
+		if r.Err != nil || r.Doc["n"] != int64(3) {
+			t.Fatalf("op %d of 20: %v, %v", i, r.Doc, r.Err)
+		}
+	}
+	if trips != 1 {
+		t.Errorf("20 native ops: %d round trips, want 1", trips)
+	}
+}
+
+// Two ops on one session in one call apply in order, also on the Go path
+// where the second was prepared from values the first changed.
+func TestApplyMultiSameSessionInOrder(t *testing.T) {
+	s, _ := newStore(t)
+	exp := time.Now().Add(time.Hour)
+	m := create(t, s)
+	push := func(v int64) session.ApplyOp {
+		return session.ApplyOp{ID: m.ID, Update: upd(exp, prepared(t, session.Command{Op: session.OpPush, Path: "l", Values: []any{v}, Slice: 3}))}
+	}
+	res := s.ApplyMulti(ctx, []session.ApplyOp{push(1), push(2), push(3), push(4)})
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("op %d: %v", i, r.Err)
+		}
+	}
+	if got := fmt.Sprint(res[3].Doc["l"]); got != "[2 3 4]" {
+		t.Fatalf("last push: %s, want [2 3 4]", got)
+	}
+}
+
+// ApplyMulti after Redis forgot its scripts (SCRIPT FLUSH) loads them
+// again.
+func TestApplyMultiNoScript(t *testing.T) {
+	s, c := newStore(t)
+	exp := time.Now().Add(time.Hour)
+	a, b := create(t, s), create(t, s)
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res := s.ApplyMulti(ctx, []session.ApplyOp{
+		{ID: a.ID, Update: upd(exp, prepared(t, inc("n", int64(1))))},
+		{ID: b.ID, Update: upd(exp, prepared(t, inc("n", int64(2))))},
+	})
+	if res[0].Err != nil || res[1].Err != nil || res[0].Doc["n"] != int64(1) || res[1].Doc["n"] != int64(2) {
+		t.Fatalf("after SCRIPT FLUSH: %+v", res)
+	}
+}
+
+// batchApp is the handler of the batching tests: read "name", increment "n",
+// in one round trip (Attach, Fetch with the command).
+func batchApp() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Attach(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		f := sess.Fetch("name")
+		sess.Inc("n", 1)
+		if _, err := f.Await(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+}
+
+var batchKey = [][]byte{[]byte("0123456789abcdef0123456789abcdef-batch")}
+
+// loadClients starts a server for st with batching on or off, makes one
+// session per client, and returns a function that sends, from every client
+// at once, requests until each has sent n (n > 0) or until d has passed
+// (n == 0), and returns how many were sent.
+func loadClients(t *testing.T, st session.Store, noBatching bool, clients int) func(n int, d time.Duration) int64 {
+	t.Helper()
+	m, err := middleware.New(st, middleware.Options{Keys: batchKey, NoBatching: noBatching})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler(batchApp()))
+	t.Cleanup(srv.Close)
+	transport := &http.Transport{MaxIdleConnsPerHost: clients}
+	t.Cleanup(transport.CloseIdleConnections)
+	hc := &http.Client{Transport: transport}
+	send := func(cookie *http.Cookie) (*http.Cookie, error) {
+		req, _ := http.NewRequest("POST", srv.URL+"/", nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: %s", resp.Status, body)
+		}
+		if cs := resp.Cookies(); len(cs) == 1 {
+			return cs[0], nil
+		}
+		return cookie, nil
+	}
+	cookies := make([]*http.Cookie, clients)
+	for i := range cookies {
+		c, err := send(nil)
+		if err != nil || c == nil {
+			t.Fatalf("new session: %v, %v", c, err)
+		}
+		cookies[i] = c
+	}
+	return func(n int, d time.Duration) int64 {
+		var total atomic.Int64
+		var wg sync.WaitGroup
+		end := time.Now().Add(d)
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; n == 0 && time.Now().Before(end) || j < n; j++ {
+					if _, err := send(cookies[i]); err != nil {
+						t.Error(err)
+						return
+					}
+					total.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		return total.Load()
+	}
+}
+
+// TestHTTPBatchingAcrossRequests: 32 clients, each on its own session, send
+// 40 read-and-increment requests each at once through the middleware. Every
+// increment counts, and concurrent requests share pipelines: fewer round
+// trips than requests.
+func TestHTTPBatchingAcrossRequests(t *testing.T) {
+	const clients, each = 32, 40
+	s, w := countingStore(t)
+	run := loadClients(t, s, false, clients)
+	var sent int64
+	_, _, trips := w.measure(func() { sent = run(each, 0) })
+	if sent != clients*each {
+		t.Fatalf("%d requests sent, want %d", sent, clients*each)
+	}
+	// Every session holds exactly its client's increments (+1: the request
+	// that created it).
+	keys, err := s.client.Keys(ctx, s.prefix+"{*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != clients {
+		t.Fatalf("%d sessions, want %d", len(keys), clients)
+	}
+	for _, k := range keys {
+		n, err := s.client.HGet(ctx, k, "n").Result()
+		if err != nil || n != strconv.Itoa(each+1) {
+			t.Fatalf("session %s: n = %q, %v; want %d", k, n, err, each+1)
+		}
+	}
+	t.Logf("%d requests, %d Redis round trips: %.2f round trips per request", sent, trips, float64(trips)/float64(sent))
+	if trips >= sent {
+		t.Errorf("%d round trips for %d requests: batching saved none", trips, sent)
+	}
+}
+
+// TestBatchingThroughput prints requests per second of 16 clients, each on
+// its own session, reading and incrementing one key, with batching on and
+// off, in interleaved rounds of the same run. It asserts no speed.
+func TestBatchingThroughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures for seconds")
+	}
+	const clients, rounds = 16, 3
+	const d = time.Second
+	runs := map[bool]func(int, time.Duration) int64{}
+	for _, off := range []bool{false, true} {
+		s, _ := newStore(t)
+		runs[off] = loadClients(t, s, off, clients)
+		runs[off](0, 200*time.Millisecond) // warm up
+	}
+	var on, off int64
+	for range rounds {
+		on += runs[false](0, d)
+		off += runs[true](0, d)
+	}
+	secs := float64(rounds) * d.Seconds()
+	t.Logf("Redis, %d clients, read+inc: batching on %.0f req/s, off %.0f req/s: on/off ×%.2f",
+		clients, float64(on)/secs, float64(off)/secs, float64(on)/float64(off))
+}
