@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,15 +15,26 @@ import (
 
 var _ session.MultiApplier = (*Store)(nil)
 
-// ApplyMulti applies each op as Apply would, in one round trip: the calls
-// of the apply function for all ops go to one connection as a pipeline,
-// with a Sync after each, so that each op is its own transaction: its own
-// lock on its session's row, held only for its own statement, its own
-// result, and its own error (session.ErrNotFound, a
-// *session.CommandError, ...), which neither undoes nor aborts the other
-// ops. (A pgx.Batch would run them all in one implicit transaction, where
-// one op's error rolls back every other.) Ops on the same session apply in
-// order.
+// multiConns is the most connections one ApplyMulti call spreads its ops
+// over: the apply function's work is the server's, so one pipeline on one
+// backend would run a whole group's steps one after another on one core.
+const multiConns = 4
+
+// idSeed spreads ApplyMulti's sessions over its connections.
+var idSeed = maphash.MakeSeed()
+
+// ApplyMulti applies each op as Apply would, with one round trip per
+// connection used: the ops are spread by session over up to 4 connections
+// of the pool (at most its MaxConns), so that the server runs them on
+// several backends, and the
+// calls of the apply function for each connection go out as one pipeline,
+// with a Sync after each call, so that each op is its own transaction: its
+// own lock on its session's row, held only for its own statement, its own
+// result, and its own error (session.ErrNotFound, a *session.CommandError,
+// ...), which neither undoes nor aborts the other ops. (A pgx.Batch would
+// run them all in one implicit transaction, where one op's error rolls
+// back every other.) Ops on the same session go to the same connection
+// and apply in order. A single op is exactly Apply.
 //
 // The statement is prepared once per connection (pgx's Prepare, one more
 // round trip the first time). On a pool configured for the simple protocol
@@ -30,12 +43,8 @@ var _ session.MultiApplier = (*Store)(nil)
 // instead.
 func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session.ApplyResult {
 	res := make([]session.ApplyResult, len(ops))
-	failAll := func(err error) []session.ApplyResult {
-		for i := range res {
-			if res[i].Err == nil && res[i].Doc == nil {
-				res[i].Err = fmt.Errorf("postgres: apply to session %s: %w", ops[i].ID, err)
-			}
-		}
+	if len(ops) == 1 { // alone: exactly Apply
+		res[0].Doc, res[0].Err = s.Apply(ctx, ops[0].ID, ops[0].Update)
 		return res
 	}
 	if err := s.check("apply to session"); err != nil {
@@ -51,11 +60,7 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		}
 		return res
 	}
-	type call struct {
-		i    int
-		args []any
-	}
-	calls := make([]call, 0, len(ops))
+	lanes := make([][]pipelineCall, max(min(len(ops), multiConns, int(s.pool.Config().MaxConns)), 1))
 	now := s.now()
 	for i, op := range ops {
 		u := op.Update
@@ -72,24 +77,56 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		if u.MaxAge > 0 {
 			maxAge = ptrTo(u.MaxAge.Milliseconds())
 		}
-		calls = append(calls, call{i: i, args: []any{op.ID, now, false, storeTime(u.Expires), maxAge, nil,
-			nil, nonEmpty(u.Label), string(cmds), touched, u.Fetch, u.FetchAll}})
+		lane := maphash.String(idSeed, op.ID) % uint64(len(lanes))
+		lanes[lane] = append(lanes[lane], pipelineCall{i: i, args: []any{op.ID, now, false, storeTime(u.Expires),
+			maxAge, nil, nil, nonEmpty(u.Label), string(cmds), touched, u.Fetch, u.FetchAll}})
 	}
-	if len(calls) == 0 {
-		return res
+	var wg sync.WaitGroup
+	for _, calls := range lanes {
+		if len(calls) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.pipeline(ctx, ops, calls, res)
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+// pipelineCall is one op of an ApplyMulti pipeline: its index in ops and
+// the apply function's arguments.
+type pipelineCall struct {
+	i    int
+	args []any
+}
+
+// pipeline sends calls on one connection as one pipeline and sets their
+// results in res.
+func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pipelineCall, res []session.ApplyResult) {
+	failRest := func(rest []pipelineCall, err error) {
+		for _, cl := range rest {
+			if res[cl.i].Err == nil && res[cl.i].Doc == nil {
+				res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", ops[cl.i].ID, err)
+			}
+		}
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return failAll(err)
+		failRest(calls, err)
+		return
 	}
 	defer conn.Release()
 	c := conn.Conn()
 	sd, err := c.Prepare(ctx, s.applySQL, s.applySQL)
 	if err != nil {
-		return failAll(err)
+		failRest(calls, err)
+		return
 	}
 	var eqb pgx.ExtendedQueryBuilder
-	sent := calls[:0]
+	sent := make([]pipelineCall, 0, len(calls))
 	pl := c.PgConn().StartPipeline(ctx)
 	for _, cl := range calls {
 		if err := eqb.Build(c.TypeMap(), sd, cl.args); err != nil {
@@ -102,32 +139,33 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 	}
 	if err := pl.Flush(); err != nil {
 		_ = pl.Close()
-		return failAll(err)
+		failRest(sent, err)
+		return
 	}
-	for _, cl := range sent {
+	for k, cl := range sent {
 		op := ops[cl.i]
-		doc, err := s.pipelineResult(pl, c, op.ID)
+		doc, err := pipelineResult(pl, c, op.ID)
 		if err != nil {
-			res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, s.dbError(err, op.Update.Commands))
 			var pgErr *pgconn.PgError
 			if !errors.As(err, &pgErr) { // the connection failed: no more results
 				_ = pl.Close()
-				return failAll(err)
+				failRest(sent[k:], err)
+				return
 			}
+			res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, s.dbError(err, op.Update.Commands))
 			continue
 		}
 		res[cl.i].Doc = doc
 	}
-	if err := pl.Close(); err != nil {
-		// Every result is in; the connection is closed and leaves the pool.
-		_ = err
-	}
-	return res
+	// Every result is in. If closing fails, the connection is closed and
+	// leaves the pool.
+	_ = pl.Close()
 }
 
 // pipelineResult reads the result of one apply call of a pipeline and the
-// Sync after it.
-func (s *Store) pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string) (session.Doc, error) {
+// Sync after it. A *pgconn.PgError is the statement's own error; any
+// other error is the connection's.
+func pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string) (session.Doc, error) {
 	r, err := pl.GetResults()
 	var doc session.Doc
 	if err == nil {
@@ -138,7 +176,7 @@ func (s *Store) pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string) (ses
 		var found bool
 		doc, found, err = readDoc(pgx.RowsFromResultReader(c.TypeMap(), rr), id)
 		if err == nil && !found {
-			err = errors.New("the apply function returned no session")
+			err = &pgconn.PgError{Message: "the apply function returned no session"}
 		}
 	}
 	var pgErr *pgconn.PgError

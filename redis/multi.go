@@ -24,6 +24,10 @@ var _ session.MultiApplier = (*Store)(nil)
 // splits the pipeline by node.
 func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session.ApplyResult {
 	res := make([]session.ApplyResult, len(ops))
+	if len(ops) == 1 { // alone: exactly Apply
+		res[0].Doc, res[0].Err = s.Apply(ctx, ops[0].ID, ops[0].Update)
+		return res
+	}
 	type call struct {
 		i      int
 		st     step
