@@ -107,7 +107,10 @@ type Options struct {
 	// together, up to 64, when it returns), one round trip for many. Each
 	// request still gets its own result and error; one whose Timeout passes
 	// returns at once, but its op, if already sent, may still be applied.
-	// The default is false: batching on.
+	// A group's store call runs under a context of its own: it carries no
+	// request's values, ends at the latest of its requests' deadlines, and
+	// is cancelled when all of them have given up. The default is false:
+	// batching on.
 	NoBatching bool
 
 	// MaxFormBytes is the most of a form body (application/x-www-form-

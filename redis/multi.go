@@ -16,12 +16,12 @@ var _ session.MultiApplier = (*Store)(nil)
 // all of them in one pipeline: one round trip for every op whose step is
 // one script call in Apply (a native step, or a Go step whose values the
 // Store's cache holds). Each op is its own atomic step with its own result
-// and error; ops on the same session apply in order (a later one's Go
-// step, prepared from values the earlier one changed, is retried as in
-// Apply). An op whose script reply needs more (a fallback to Go, a
+// and error. An op whose script reply needs more (a fallback to Go, a
 // conflicting write), and an op on the Go path whose values the cache does
-// not hold, go on as in Apply, after the pipeline. In a Cluster, go-redis
-// splits the pipeline by node.
+// not hold, go on as in Apply, after the pipeline. Ops on a session that
+// appears more than once in ops go through Apply, one after another in
+// their order (concurrent requests rarely share a session). In a Cluster,
+// go-redis splits the pipeline by node.
 func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session.ApplyResult {
 	res := make([]session.ApplyResult, len(ops))
 	if len(ops) == 1 { // alone: exactly Apply
@@ -38,8 +38,20 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 	}
 	calls := make([]*call, 0, len(ops))
 	var solo []int // ops that go through Apply
+	// A session with several ops: they go through Apply one after another,
+	// in order, since a later one could be sent in the pipeline while an
+	// earlier one still needs more round trips.
+	seen := make(map[string]int, len(ops))
+	for _, op := range ops {
+		seen[op.ID]++
+	}
+	repeated := map[string][]int{}
 	for i, op := range ops {
 		id, u := op.ID, op.Update
+		if seen[id] > 1 {
+			repeated[id] = append(repeated[id], i)
+			continue
+		}
 		if err := s.check(id); err != nil {
 			solo = append(solo, i) // Apply gives the error
 			continue
@@ -127,6 +139,15 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		go func() {
 			defer wg.Done()
 			res[i].Doc, res[i].Err = s.Apply(ctx, ops[i].ID, ops[i].Update)
+		}()
+	}
+	for _, idx := range repeated {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, i := range idx {
+				res[i].Doc, res[i].Err = s.Apply(ctx, ops[i].ID, ops[i].Update)
+			}
 		}()
 	}
 	wg.Wait()

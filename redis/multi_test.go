@@ -35,25 +35,47 @@ func prepared(t testing.TB, cs ...session.Command) []session.Command {
 
 // Each op of ApplyMulti gets its own result and error: a missing session,
 // an empty id and a type mismatch fail their own op only, and the native,
-// Go-path, Take and fallback ops around them apply as Apply would.
+// Go-path (cached and not), Take and fallback ops around them apply as
+// Apply would.
 func TestApplyMultiEachOpItsOwnResult(t *testing.T) {
 	s, w := countingStore(t)
+	other := NewStore(s.client, WithPrefix(s.prefix)) // its sessions are not in s's cache
 	exp := time.Now().Add(time.Hour)
-	a, b := create(t, s), create(t, s)
-	if _, err := s.Apply(ctx, a.ID, upd(exp, prepared(t, set("t", "taken"), set("list", []any{int64(1)})))); err != nil {
-		t.Fatal(err)
+	with := func(st *Store, cs ...session.Command) string {
+		t.Helper()
+		m := newMeta(t)
+		if _, err := st.Create(ctx, m, session.Update{Commands: prepared(t, cs...)}); err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
 	}
-	ops := []session.ApplyOp{
-		{ID: a.ID, Update: upd(exp, prepared(t, inc("n", int64(1))))},                                                                   // 0 native
-		{ID: "missing", Update: upd(exp, prepared(t, inc("n", int64(1))))},                                                              // 1 not found
-		{ID: b.ID, Update: upd(exp, prepared(t, set("s", "str")))},                                                                      // 2 native
-		{ID: b.ID, Update: upd(exp, prepared(t, inc("s", int64(1))))},                                                                   // 3 mismatch (script falls back to Go)
-		{ID: a.ID, Update: upd(exp, prepared(t, session.Command{Op: session.OpPush, Path: "list", Values: []any{int64(2)}, Slice: 1}))}, // 4 Go path, cached
-		{ID: a.ID, Update: upd(exp, prepared(t, session.Command{Op: session.OpTake, Path: "t"}))},                                       // 5 Take
-		{ID: "", Update: upd(exp, nil)},                                                                                                 // 6 empty id
-		{ID: a.ID, Update: upd(exp, prepared(t, set("d.x", int64(7))))},                                                                 // 7 Go path, dotted
-		{ID: b.ID, Update: session.Update{Expires: exp, Fetch: []string{"s"}}},                                                          // 8 Touch + Fetch
+	ids := []string{
+		with(s),                                 // 0
+		"missing",                               // 1
+		with(s, set("s", "str")),                // 2
+		with(s, set("list", []any{int64(1)})),   // 3
+		with(s, set("t", "taken")),              // 4
+		"",                                      // 5
+		with(s),                                 // 6
+		with(s, set("s", "str")),                // 7
+		with(other, set("d", map[string]any{})), // 8
 	}
+	updates := []session.Update{
+		upd(exp, prepared(t, inc("n", int64(1)))), // 0 native
+		upd(exp, prepared(t, inc("n", int64(1)))), // 1 not found
+		upd(exp, prepared(t, inc("s", int64(1)))), // 2 mismatch (the script falls back to Go)
+		upd(exp, prepared(t, session.Command{Op: session.OpPush, Path: "list", Values: []any{int64(2)}, Slice: 1})), // 3 Go path, cached
+		upd(exp, prepared(t, session.Command{Op: session.OpTake, Path: "t"})),                                       // 4 Take
+		upd(exp, nil), // 5 empty id
+		upd(exp, prepared(t, set("d.x", int64(7)))), // 6 Go path, dotted, cached
+		{Expires: exp, Fetch: []string{"s"}},        // 7 Touch + Fetch
+		upd(exp, prepared(t, set("d.y", int64(8)))), // 8 Go path, not cached: read first
+	}
+	ops := make([]session.ApplyOp, len(ids))
+	for i := range ids {
+		ops[i] = session.ApplyOp{ID: ids[i], Update: updates[i]}
+	}
+	stats := s.Stats()
 	res := s.ApplyMulti(ctx, ops)
 	if len(res) != len(ops) {
 		t.Fatalf("%d results for %d ops", len(res), len(ops))
@@ -68,35 +90,39 @@ func TestApplyMultiEachOpItsOwnResult(t *testing.T) {
 	if d := ok(0); d["n"] != int64(1) {
 		t.Errorf("op 0: %v", d)
 	}
-	if !errors.Is(res[1].Err, session.ErrNotFound) || !errors.Is(res[6].Err, session.ErrNotFound) {
-		t.Errorf("ops 1, 6: %v, %v; want ErrNotFound", res[1].Err, res[6].Err)
-	}
-	if d := ok(2); d["s"] != "str" {
-		t.Errorf("op 2: %v", d)
+	if !errors.Is(res[1].Err, session.ErrNotFound) || !errors.Is(res[5].Err, session.ErrNotFound) {
+		t.Errorf("ops 1, 5: %v, %v; want ErrNotFound", res[1].Err, res[5].Err)
 	}
 	var ce *session.CommandError
-	if !errors.Is(res[3].Err, session.ErrTypeMismatch) || !errors.As(res[3].Err, &ce) || ce.Index != 0 {
-		t.Errorf("op 3: %v, want a CommandError for ErrTypeMismatch", res[3].Err)
+	if !errors.Is(res[2].Err, session.ErrTypeMismatch) || !errors.As(res[2].Err, &ce) || ce.Index != 0 {
+		t.Errorf("op 2: %v, want a CommandError for ErrTypeMismatch", res[2].Err)
 	}
-	if d := ok(4); fmt.Sprint(d["list"]) != "[2]" {
+	if d := ok(3); fmt.Sprint(d["list"]) != "[2]" {
+		t.Errorf("op 3: %v", d)
+	}
+	if d := ok(4); d["t"] != "taken" {
 		t.Errorf("op 4: %v", d)
 	}
-	if d := ok(5); d["t"] != "taken" {
-		t.Errorf("op 5: %v", d)
+	if d := ok(6); fmt.Sprint(d["d"]) != "map[x:7]" {
+		t.Errorf("op 6: %v", d)
 	}
-	if d := ok(7); fmt.Sprint(d["d"]) != "map[x:7]" {
+	if d := ok(7); d["s"] != "str" || len(d) != 5 {
 		t.Errorf("op 7: %v", d)
 	}
-	if d := ok(8); d["s"] != "str" || len(d) != 5 {
+	if d := ok(8); fmt.Sprint(d["d"]) != "map[y:8]" {
 		t.Errorf("op 8: %v", d)
 	}
-	da, err := s.Load(ctx, a.ID, nil)
-	if err != nil || da["n"] != int64(1) || fmt.Sprint(da["list"]) != "[2]" || da["t"] != nil || fmt.Sprint(da["d"]) != "map[x:7]" {
-		t.Errorf("a after: %v, %v", da, err)
+	if got := s.Stats(); got.Reads-stats.Reads != 1 || got.Fallbacks-stats.Fallbacks != 1 {
+		t.Errorf("%d reads, %d fallbacks; want 1 read (op 8) and 1 fallback (op 2)", got.Reads-stats.Reads, got.Fallbacks-stats.Fallbacks)
 	}
-	db, err := s.Load(ctx, b.ID, nil)
-	if err != nil || db["s"] != "str" {
-		t.Errorf("b after: %v, %v", db, err)
+	for i, want := range map[int]string{0: "map[n:1]", 2: "map[s:str]", 3: "map[list:[2]]", 4: "map[]", 6: "map[d:map[x:7]]", 8: "map[d:map[y:8]]"} {
+		d, err := s.Load(ctx, ids[i], nil)
+		for _, f := range session.ReservedFields() {
+			delete(d, f)
+		}
+		if err != nil || fmt.Sprint(d) != want {
+			t.Errorf("session of op %d after: %v, %v; want %s", i, d, err, want)
+		}
 	}
 
 	// Native ops on many sessions: one round trip in all.
