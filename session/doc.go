@@ -1,3 +1,14 @@
+// Package session holds Session (a local view of one visitor's session
+// document and a queue of atomic commands), Doc, the command model and its
+// reference semantics (ApplyCommands, MongoDB's update operators written in
+// Go), the Store and UserIndex interfaces that stores implement, tokens,
+// signing and CSRF.
+//
+// Most applications get a Session from middleware.Session or
+// middleware.Attach; New, Open and Attach here are for use without
+// net/http. Every command returns a future.Future: commands are queued and
+// go out, batched into atomic updates, when a future is awaited, on Flush,
+// or when the middleware commits the request.
 package session
 
 import (
@@ -87,16 +98,14 @@ func MetaOf(d Doc) (Meta, error) {
 	return m, nil
 }
 
+// toInt64 reads a stored number of milliseconds: an integral number, or a
+// float64 truncated.
 func toInt64(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
+	if n, ok := integral(v); ok {
 		return n, true
-	case int32:
-		return int64(n), true
-	case int:
-		return int64(n), true
-	case float64:
-		return int64(n), true
+	}
+	if f, ok := v.(float64); ok {
+		return int64(f), true
 	}
 	return 0, false
 }
