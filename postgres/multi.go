@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -107,9 +108,12 @@ type pipelineCall struct {
 // results in res.
 func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pipelineCall, res []session.ApplyResult) {
 	failRest := func(rest []pipelineCall, err error) {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w: %w", cerr, err) // cut short by ctx's end
+		}
 		for _, cl := range rest {
 			if res[cl.i].Err == nil && res[cl.i].Doc == nil {
-				res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", ops[cl.i].ID, err)
+				res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", ops[cl.i].ID, classify(err))
 			}
 		}
 	}
@@ -125,9 +129,21 @@ func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pip
 		failRest(calls, err)
 		return
 	}
+	// pgx v5.8's Pipeline leaves the goroutine that watches its context
+	// behind when the connection fails while results are read; so the
+	// pipeline watches no context, and the end of ctx sets a past deadline
+	// on the connection instead, as pgx's own watcher does. A connection
+	// given that deadline is closed, so that it leaves the pool.
+	pc := c.PgConn()
+	pl := pc.StartPipeline(context.Background())
+	stop := context.AfterFunc(ctx, func() { _ = pc.Conn().SetDeadline(time.Now()) })
+	defer func() {
+		if !stop() {
+			_ = pc.Close(context.Background())
+		}
+	}()
 	var eqb pgx.ExtendedQueryBuilder
 	sent := make([]pipelineCall, 0, len(calls))
-	pl := c.PgConn().StartPipeline(ctx)
 	for _, cl := range calls {
 		if err := eqb.Build(c.TypeMap(), sd, cl.args); err != nil {
 			res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", ops[cl.i].ID, err)
@@ -152,7 +168,7 @@ func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pip
 				failRest(sent[k:], err)
 				return
 			}
-			res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, s.dbError(err, op.Update.Commands))
+			res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, classify(s.dbError(err, op.Update.Commands)))
 			continue
 		}
 		res[cl.i].Doc = doc

@@ -391,3 +391,36 @@ func TestApplyMultiSpreadKeepsOrderPerSession(t *testing.T) {
 		}
 	}
 }
+
+// A context that ends while the pipeline is on the wire fails the ops not
+// yet answered with its error (so the middleware answers 503), and the
+// pool stays usable.
+func TestApplyMultiDeadlineMidPipeline(t *testing.T) {
+	st := newStore(t, newPool(t, 1))
+	big := make([]byte, 64<<10)
+	for i := range big {
+		big[i] = 'a' + byte(i%26)
+	}
+	var ops []session.ApplyOp
+	for range 40 {
+		ops = append(ops, session.ApplyOp{ID: createSession(t, st), Update: cmds(set("blob", string(big)))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Millisecond)
+	defer cancel()
+	var applied, cut int
+	for i, r := range st.ApplyMulti(ctx, ops) {
+		switch {
+		case r.Err == nil:
+			applied++
+		case errors.Is(r.Err, context.DeadlineExceeded):
+			cut++
+		default:
+			t.Errorf("op %d: %v, want success or context.DeadlineExceeded", i, r.Err)
+		}
+	}
+	t.Logf("3 ms for 40 ops of 64 KB: %d applied, %d cut short", applied, cut)
+	res := st.ApplyMulti(context.Background(), ops[:2])
+	if res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("after the deadline: %v, %v", res[0].Err, res[1].Err)
+	}
+}
