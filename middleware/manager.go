@@ -45,7 +45,11 @@ func New(store session.Store, opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("middleware: Options.Keys: %w", err)
 	}
 	m := &Manager{store: store, opts: opts, keys: keys, exec: future.NewExecutor(opts.MaxInFlight)}
-	m.bounded = &boundedStore{st: store, exec: m.exec}
+	b := &boundedStore{st: store, exec: m.exec}
+	if ma, ok := store.(session.MultiApplier); ok && !opts.NoBatching {
+		b.multi = &coalescer{st: ma, exec: m.exec}
+	}
+	m.bounded = b
 	return m, nil
 }
 
@@ -63,9 +67,15 @@ func (m *Manager) sessionOptions() session.Options {
 // settles futures whose continuations may await new commands of the same
 // session, and a flush that held an executor slot while waiting for
 // another would deadlock once every slot were held so.
+//
+// For a store that implements session.MultiApplier, Apply calls go through
+// a coalescer (unless Options.NoBatching): concurrent requests' Apply calls
+// go to the store together, one ApplyMulti call (one executor slot) per
+// group.
 type boundedStore struct {
-	st   session.Store
-	exec *future.Executor
+	st    session.Store
+	exec  *future.Executor
+	multi *coalescer // nil: no batching
 }
 
 func (b *boundedStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
@@ -81,6 +91,9 @@ func (b *boundedStore) Create(ctx context.Context, m session.Meta, u session.Upd
 }
 
 func (b *boundedStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
+	if b.multi != nil {
+		return b.multi.Apply(ctx, id, u)
+	}
 	return future.GoOn(b.exec, ctx, func(ctx context.Context) (session.Doc, error) {
 		return b.st.Apply(ctx, id, u)
 	}).Await(ctx)

@@ -100,6 +100,19 @@ type Options struct {
 	// is DefaultMaxInFlight (256). A negative value is an error.
 	MaxInFlight int
 
+	// NoBatching turns off batching across requests. By default, when the
+	// store implements session.MultiApplier, concurrent requests' Apply
+	// calls go to the store together (group commit: a call that finds no
+	// group in flight goes out at once; calls that arrive meanwhile go out
+	// together, up to 64, when it returns), one round trip for many. Each
+	// request still gets its own result and error; one whose Timeout passes
+	// returns at once, but its op, if already sent, may still be applied.
+	// A group's store call runs under a context of its own: it carries no
+	// request's values, ends at the latest of its requests' deadlines, and
+	// is cancelled when all of them have given up. The default is false:
+	// batching on.
+	NoBatching bool
+
 	// MaxFormBytes is the most of a form body (application/x-www-form-
 	// urlencoded or multipart/form-data) the CSRF guard reads looking for
 	// the _csrf field when the X-CSRF-Token header is absent. The guard

@@ -70,19 +70,9 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 		}
 		switch r.status {
 		case scriptApplied:
-			before := session.Doc{}
-			t := 0
-			for _, c := range u.Commands {
-				if c.Op == session.OpTake && t < len(r.takes) {
-					if raw, ok := r.takes[t].(string); ok {
-						v, err := decodeValue(raw)
-						if err != nil {
-							return nil, fmt.Errorf("redis store: apply to session %s: key %q: %w", id, c.Path, err)
-						}
-						before[c.Path] = v
-					}
-					t++
-				}
+			before, err := takesBefore(&st, r)
+			if err != nil {
+				return nil, err
 			}
 			return s.finish(ctx, &st, before, r)
 		case scriptFallback:
@@ -263,7 +253,13 @@ type applyResult struct {
 // A status of scriptNotFound is returned as an error wrapping
 // session.ErrNotFound.
 func (s *Store) runApply(ctx context.Context, st *step, created string, checks, ops []any) (applyResult, error) {
-	id, u := st.id, st.u
+	reply, err := applyScript.Run(ctx, s.client, []string{s.Key(st.id)}, s.applyArgs(st, created, checks, ops)...).Slice()
+	return s.applyReply(ctx, st, reply, err)
+}
+
+// applyArgs returns the arguments of applyScript for st (see runApply).
+func (s *Store) applyArgs(st *step, created string, checks, ops []any) []any {
+	u := st.u
 	ret := st.names[nReserved:]
 	maxAge, fetchAll := "", ""
 	if u.MaxAge > 0 {
@@ -278,8 +274,12 @@ func (s *Store) runApply(ctx context.Context, st *step, created string, checks, 
 	for _, f := range ret {
 		args = append(args, f)
 	}
-	args = append(args, ops...)
-	reply, err := applyScript.Run(ctx, s.client, []string{s.Key(id)}, args...).Slice()
+	return append(args, ops...)
+}
+
+// applyReply parses applyScript's reply (or error) for st (see runApply).
+func (s *Store) applyReply(ctx context.Context, st *step, reply []any, err error) (applyResult, error) {
+	id := st.id
 	if err != nil {
 		return applyResult{}, redisErr(ctx, "apply to session "+id, err)
 	}

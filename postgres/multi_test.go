@@ -1,0 +1,426 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/atomicsession/atomicsession/middleware"
+	"github.com/atomicsession/atomicsession/postgres"
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// countedPool returns a pool of at most maxConns connections whose round
+// trips on the wire wc counts.
+func countedPool(t *testing.T, maxConns int32, wc *wireCounter) *pgxpool.Pool {
+	t.Helper()
+	return newPool(t, maxConns, func(cfg *pgxpool.Config) {
+		cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+		dialer := &net.Dialer{}
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: conn, c: wc}, nil
+		}
+	})
+}
+
+func createSession(t *testing.T, st *postgres.Store) string {
+	t.Helper()
+	m := newMeta(t, time.Hour)
+	if _, err := st.Create(context.Background(), m, session.Update{}); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
+}
+
+// Each op of ApplyMulti gets its own result and error: a missing session,
+// a type mismatch and an invalid command fail their own op only, and
+// neither undo the ops before them nor stop the ops after them.
+func TestApplyMultiEachOpItsOwnResult(t *testing.T) {
+	wc := &wireCounter{}
+	st := newStore(t, countedPool(t, 1, wc))
+	ctx := context.Background()
+	a, b := createSession(t, st), createSession(t, st)
+	bad := cmds(set("x", int64(1)))
+	bad.Commands[0].Path = "$bad"
+	touch := cmds()
+	touch.Fetch = []string{"s"}
+	ops := []session.ApplyOp{
+		{ID: a, Update: cmds(inc("n", int64(1)))},         // 0
+		{ID: "missing", Update: cmds(inc("n", int64(1)))}, // 1 not found
+		{ID: b, Update: cmds(set("s", "str"))},            // 2
+		{ID: b, Update: cmds(inc("s", int64(1)))},         // 3 type mismatch
+		{ID: a, Update: cmds(set("d.x", int64(7)))},       // 4
+		{ID: b, Update: bad},                              // 5 invalid, never sent
+		{ID: b, Update: touch},                            // 6 Touch + Fetch
+		{ID: a, Update: cmds(inc("n", int64(2)))},         // 7 same session again, in order
+	}
+	res := st.ApplyMulti(ctx, ops)
+	if len(res) != len(ops) {
+		t.Fatalf("%d results for %d ops", len(res), len(ops))
+	}
+	ok := func(i int) session.Doc {
+		t.Helper()
+		if res[i].Err != nil {
+			t.Fatalf("op %d: %v", i, res[i].Err)
+		}
+		return res[i].Doc
+	}
+	if d := ok(0); d["n"] != int64(1) {
+		t.Errorf("op 0: %v", d)
+	}
+	if !errors.Is(res[1].Err, session.ErrNotFound) {
+		t.Errorf("op 1: %v, want ErrNotFound", res[1].Err)
+	}
+	if d := ok(2); d["s"] != "str" {
+		t.Errorf("op 2: %v", d)
+	}
+	var ce *session.CommandError
+	if !errors.Is(res[3].Err, session.ErrTypeMismatch) || !errors.As(res[3].Err, &ce) || ce.Index != 0 {
+		t.Errorf("op 3: %v, want a CommandError for ErrTypeMismatch", res[3].Err)
+	}
+	if d := ok(4); fmt.Sprint(d["d"]) != "map[x:7]" {
+		t.Errorf("op 4: %v", d)
+	}
+	if !errors.As(res[5].Err, &ce) || ce.Index != 0 {
+		t.Errorf("op 5: %v, want a CommandError", res[5].Err)
+	}
+	if d := ok(6); d["s"] != "str" || d["n"] != nil {
+		t.Errorf("op 6: %v", d)
+	}
+	if d := ok(7); d["n"] != int64(3) {
+		t.Errorf("op 7: %v", d)
+	}
+	da, err := st.Load(ctx, a, nil)
+	if err != nil || da["n"] != int64(3) || fmt.Sprint(da["d"]) != "map[x:7]" {
+		t.Errorf("a after: %v, %v", da, err)
+	}
+	db, err := st.Load(ctx, b, nil)
+	if err != nil || db["s"] != "str" {
+		t.Errorf("b after: %v, %v", db, err)
+	}
+
+	// 20 ops on 20 sessions: one round trip once the statement is prepared
+	// on the connection (the pool has one: one pipeline).
+	var many []session.ApplyOp
+	for range 20 {
+		many = append(many, session.ApplyOp{ID: createSession(t, st), Update: cmds(inc("n", int64(3)))})
+	}
+	before := wc.trips.Load()
+	out := st.ApplyMulti(ctx, many)
+	trips := wc.trips.Load() - before
+	for i, r := range out {
+		if r.Err != nil || r.Doc["n"] != int64(3) {
+			t.Fatalf("op %d of 20: %v, %v", i, r.Doc, r.Err)
+		}
+	}
+	if trips != 1 {
+		t.Errorf("20 ops: %d round trips, want 1", trips)
+	}
+}
+
+// On a pool of the simple protocol, ApplyMulti applies each op by itself,
+// with the same results.
+func TestApplyMultiSimpleProtocol(t *testing.T) {
+	pool := newPool(t, 2, func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	})
+	st := newStore(t, pool)
+	a := createSession(t, st)
+	res := st.ApplyMulti(context.Background(), []session.ApplyOp{
+		{ID: a, Update: cmds(inc("n", int64(1)))},
+		{ID: "missing", Update: cmds(inc("n", int64(1)))},
+	})
+	if res[0].Err != nil || res[0].Doc["n"] != int64(1) || !errors.Is(res[1].Err, session.ErrNotFound) {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// A cancelled context fails every op, and the pool stays usable.
+func TestApplyMultiCancelled(t *testing.T) {
+	st := newStore(t, newPool(t, 1))
+	a := createSession(t, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i, r := range st.ApplyMulti(ctx, []session.ApplyOp{{ID: a, Update: cmds(inc("n", int64(1)))}, {ID: a, Update: cmds(inc("n", int64(1)))}}) {
+		if !errors.Is(r.Err, context.Canceled) {
+			t.Errorf("op %d: %v, want context.Canceled", i, r.Err)
+		}
+	}
+	res := st.ApplyMulti(context.Background(), []session.ApplyOp{{ID: a, Update: cmds(inc("n", int64(1)))}})
+	if res[0].Err != nil || res[0].Doc["n"] != int64(1) {
+		t.Fatalf("after cancel: %+v", res)
+	}
+}
+
+// batchApp is the handler of the batching tests: read "name", increment
+// "n", in one round trip (Attach, Fetch with the command).
+func batchApp() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Attach(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		f := sess.Fetch("name")
+		sess.Inc("n", 1)
+		if _, err := f.Await(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+}
+
+var batchKey = [][]byte{[]byte("0123456789abcdef0123456789abcdef-batch")}
+
+// loadClients starts a server for st with batching on or off, makes one
+// session per client, and returns a function that sends, from every client
+// at once, requests until each has sent n (n > 0) or until d has passed
+// (n == 0), and returns how many were sent.
+func loadClients(t *testing.T, st session.Store, noBatching bool, clients int) func(n int, d time.Duration) int64 {
+	t.Helper()
+	m, err := middleware.New(st, middleware.Options{Keys: batchKey, NoBatching: noBatching})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler(batchApp()))
+	t.Cleanup(srv.Close)
+	transport := &http.Transport{MaxIdleConnsPerHost: clients}
+	t.Cleanup(transport.CloseIdleConnections)
+	hc := &http.Client{Transport: transport}
+	send := func(cookie *http.Cookie) (*http.Cookie, error) {
+		req, _ := http.NewRequest("POST", srv.URL+"/", nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: %s", resp.Status, body)
+		}
+		if cs := resp.Cookies(); len(cs) == 1 {
+			return cs[0], nil
+		}
+		return cookie, nil
+	}
+	cookies := make([]*http.Cookie, clients)
+	for i := range cookies {
+		c, err := send(nil)
+		if err != nil || c == nil {
+			t.Fatalf("new session: %v, %v", c, err)
+		}
+		cookies[i] = c
+	}
+	return func(n int, d time.Duration) int64 {
+		var total atomic.Int64
+		var wg sync.WaitGroup
+		end := time.Now().Add(d)
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; n == 0 && time.Now().Before(end) || j < n; j++ {
+					if _, err := send(cookies[i]); err != nil {
+						t.Error(err)
+						return
+					}
+					total.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		return total.Load()
+	}
+}
+
+// TestHTTPBatchingAcrossRequests: 32 clients, each on its own session, send
+// 40 read-and-increment requests each at once through the middleware. Every
+// increment counts, and concurrent requests share pipelines: fewer round
+// trips than requests.
+func TestHTTPBatchingAcrossRequests(t *testing.T) {
+	const clients, each = 32, 40
+	wc := &wireCounter{}
+	st := newStore(t, countedPool(t, 16, wc))
+	run := loadClients(t, st, false, clients)
+	before := wc.trips.Load()
+	sent := run(each, 0)
+	trips := wc.trips.Load() - before
+	if sent != clients*each {
+		t.Fatalf("%d requests sent, want %d", sent, clients*each)
+	}
+	// Every session holds exactly its client's increments (+1: the request
+	// that created it).
+	var sessions, exact int
+	err := st.Pool().QueryRow(context.Background(),
+		`SELECT count(*), count(*) FILTER (WHERE value = $1::jsonb) FROM `+st.TableName("keys")+` WHERE key = 'n'`,
+		fmt.Sprint(each+1)).Scan(&sessions, &exact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sessions != clients || exact != clients {
+		t.Fatalf("%d sessions hold n, %d of them %d; want %d", sessions, exact, each+1, clients)
+	}
+	t.Logf("%d requests, %d PostgreSQL round trips: %.2f round trips per request", sent, trips, float64(trips)/float64(sent))
+	if trips >= sent {
+		t.Errorf("%d round trips for %d requests: batching saved none", trips, sent)
+	}
+}
+
+// TestBatchingThroughput prints requests per second of 16 clients, each on
+// its own session, reading and incrementing one key, with batching on and
+// off, in interleaved rounds of the same run: with a pool of 16 and of 4
+// connections on loopback, and with round trips made slower on the
+// connection (a database across a network): a pool of 16 with 1 ms more
+// per round trip, and a pool of 2 (fewer connections than clients, as
+// under a production load) with 2 ms more. It asserts no speed.
+func TestBatchingThroughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures for seconds")
+	}
+	const clients, rounds = 16, 12
+	const d = 500 * time.Millisecond
+	for _, sc := range []struct {
+		conns int32
+		rtt   time.Duration
+	}{{16, 0}, {4, 0}, {16, time.Millisecond}, {2, 2 * time.Millisecond}} {
+		runs := map[bool]func(int, time.Duration) int64{}
+		for _, off := range []bool{false, true} {
+			pool := newPool(t, sc.conns, func(cfg *pgxpool.Config) {
+				if sc.rtt == 0 {
+					return
+				}
+				dialer := &net.Dialer{}
+				cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+					conn, err := dialer.DialContext(ctx, network, addr)
+					if err != nil {
+						return nil, err
+					}
+					return &slowConn{Conn: conn, rtt: sc.rtt}, nil
+				}
+			})
+			st := newStore(t, pool)
+			runs[off] = loadClients(t, st, off, clients)
+			runs[off](0, 200*time.Millisecond) // warm up
+		}
+		// Alternate on and off, in rounds short against the machine's
+		// noise, and compare each round's pair.
+		var on, off int64
+		ratios := make([]float64, rounds)
+		for i := range ratios {
+			var a, b int64 // on, off
+			if i%2 == 0 {
+				a = runs[false](0, d)
+				b = runs[true](0, d)
+			} else {
+				b = runs[true](0, d)
+				a = runs[false](0, d)
+			}
+			on, off = on+a, off+b
+			ratios[i] = float64(a) / float64(b)
+		}
+		sort.Float64s(ratios)
+		secs := float64(rounds) * d.Seconds()
+		t.Logf("PostgreSQL, pool %d, +%v per round trip, %d clients, read+inc: batching on %.0f req/s, off %.0f req/s: on/off ×%.2f (median of %d paired rounds ×%.2f, range ×%.2f–×%.2f)",
+			sc.conns, sc.rtt, clients, float64(on)/secs, float64(off)/secs, float64(on)/float64(off), rounds, (ratios[rounds/2-1]+ratios[rounds/2])/2, ratios[0], ratios[rounds-1])
+	}
+}
+
+// slowConn adds rtt to every round trip: the first read after a write
+// waits rtt first.
+type slowConn struct {
+	net.Conn
+	rtt     time.Duration
+	mu      sync.Mutex
+	pending bool
+}
+
+func (c *slowConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.pending = true
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *slowConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	wait := c.pending
+	c.pending = false
+	c.mu.Unlock()
+	if wait {
+		time.Sleep(c.rtt)
+	}
+	return c.Conn.Read(p)
+}
+
+// Spread over several connections, ops on one session still apply in
+// their order, and every op counts.
+func TestApplyMultiSpreadKeepsOrderPerSession(t *testing.T) {
+	st := newStore(t, newPool(t, 8))
+	ids := make([]string, 10)
+	for i := range ids {
+		ids[i] = createSession(t, st)
+	}
+	var ops []session.ApplyOp
+	for range 4 {
+		for _, id := range ids {
+			ops = append(ops, session.ApplyOp{ID: id, Update: cmds(inc("n", int64(1)))})
+		}
+	}
+	res := st.ApplyMulti(context.Background(), ops)
+	for i, r := range res {
+		if want := int64(i/len(ids) + 1); r.Err != nil || r.Doc["n"] != want {
+			t.Fatalf("op %d on %s: %v, %v; want n = %d", i, ops[i].ID, r.Doc, r.Err, want)
+		}
+	}
+}
+
+// A context that ends while the pipeline is on the wire fails the ops not
+// yet answered with its error (so the middleware answers 503), and the
+// pool stays usable.
+func TestApplyMultiDeadlineMidPipeline(t *testing.T) {
+	st := newStore(t, newPool(t, 1))
+	big := make([]byte, 64<<10)
+	for i := range big {
+		big[i] = 'a' + byte(i%26)
+	}
+	var ops []session.ApplyOp
+	for range 40 {
+		ops = append(ops, session.ApplyOp{ID: createSession(t, st), Update: cmds(set("blob", string(big)))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Millisecond)
+	defer cancel()
+	var applied, cut int
+	for i, r := range st.ApplyMulti(ctx, ops) {
+		switch {
+		case r.Err == nil:
+			applied++
+		case errors.Is(r.Err, context.DeadlineExceeded):
+			cut++
+		default:
+			t.Errorf("op %d: %v, want success or context.DeadlineExceeded", i, r.Err)
+		}
+	}
+	t.Logf("3 ms for 40 ops of 64 KB: %d applied, %d cut short", applied, cut)
+	res := st.ApplyMulti(context.Background(), ops[:2])
+	if res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("after the deadline: %v, %v", res[0].Err, res[1].Err)
+	}
+}
