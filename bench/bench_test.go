@@ -191,8 +191,11 @@ func TestOutputs(t *testing.T) {
 			{Kind: lostIncrements, Library: libSCS, Backend: "Redis", Err: errors.New("boom")},
 		},
 		Tput: []tputResult{
-			{Library: libSCS, Backend: "Redis", Size: 1024, Requests: 1000, Window: time.Second, P50: time.Millisecond, P99: 4 * time.Millisecond},
-			{Library: libAtomic, Backend: "Redis", Size: 1024, Requests: 1500, Window: time.Second, P50: time.Millisecond, P99: 2 * time.Millisecond},
+			{Scenario: "a", Library: libSCS, Backend: "Redis", Size: 1024, Requests: 1000, Window: time.Second, P50: time.Millisecond, P99: 4 * time.Millisecond},
+			{Scenario: "a", Library: libAtomic, Backend: "Redis", Size: 1024, Requests: 1500, Window: time.Second, P50: time.Millisecond, P99: 2 * time.Millisecond},
+			{Scenario: "a", Library: libRaw, Backend: "Redis", Size: 1024, Requests: 3000, Window: time.Second, P50: time.Millisecond, P99: 2 * time.Millisecond},
+			{Scenario: "b", Library: libSCS, Backend: "PostgreSQL", Size: 64 << 10, Requests: 100, Window: time.Second, HasWAL: true, WAL: 70000},
+			{Scenario: "b", Library: libAtomic, Backend: "PostgreSQL", Size: 64 << 10, Requests: 100, Window: time.Second, HasWAL: true, WAL: 700},
 		},
 		Trips: []tripResult{
 			{Library: libAtomic, Backend: "Redis", Size: 64 << 10, Request: "one write", Traffic: trafficAvg{Trips: 2, Cmds: 2, Sent: 360}},
@@ -203,6 +206,9 @@ func TestOutputs(t *testing.T) {
 	var svg bytes.Buffer
 	if err := writeSVG(&svg, "title <&>", "sub", chartPanels(res, cfg)); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(svg.String(), "(b) PostgreSQL WAL bytes per request") || !strings.Contains(svg.String(), "raw store (limit)") {
+		t.Errorf("chart lacks the WAL panel or the raw limit:\n%s", svg.String())
 	}
 	dec := xml.NewDecoder(&svg)
 	for {
@@ -215,11 +221,11 @@ func TestOutputs(t *testing.T) {
 		}
 	}
 	var text bytes.Buffer
-	for _, tb := range []*table{lostTable(res.Lost, cfg.Lost), tputTable(res.Tput, cfg), tripsTable(res.Trips), futuresTable(res.Futures, cfg)} {
+	for _, tb := range append(tputTables(res.Tput, cfg), lostTable(res.Lost, cfg.Lost), tripsTable(res.Trips), futuresTable(res.Futures, cfg)) {
 		tb.writeText(&text)
 		tb.writeMarkdown(&text)
 	}
-	for _, want := range []string{"90.0%", "×1.50", "×0.50", "×0.01", "failed: boom", "×0.01 "} {
+	for _, want := range []string{"90.0%", "×1.50", "×0.50", "×0.01", "failed: boom", "×0.01 ", "70,000", "×0.50 "} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("tables lack %q:\n%s", want, text.String())
 		}

@@ -8,7 +8,7 @@ import (
 
 func lostTable(rs []lostResult, cfg lostConfig) *table {
 	t := &table{
-		Title:  "Lost updates: two app instances on one store, one session cookie shared by concurrent clients",
+		Title:  "(d) Lost updates: two app instances on one store, one session cookie shared by concurrent clients",
 		Header: []string{"scenario", "library", "store", "instances → store", "requests ok", "expected", "kept", "lost", "lost %", "time", "detail"},
 		Align:  "llllrrrrrrl",
 		Notes: []string{
@@ -46,42 +46,74 @@ func lostTable(rs []lostResult, cfg lostConfig) *table {
 	return t
 }
 
-func tputTable(rs []tputResult, cfg config) *table {
+// tputTables returns one throughput table per scenario.
+func tputTables(rs []tputResult, cfg config) []*table {
+	var out []*table
+	for _, sc := range tputScenarios {
+		var rows []tputResult
+		for _, r := range rs {
+			if r.Scenario == sc.Key {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) > 0 {
+			out = append(out, tputTable(sc, rows, cfg))
+		}
+	}
+	return out
+}
+
+func tputTable(sc scenario, rs []tputResult, cfg config) *table {
 	t := &table{
-		Title:  fmt.Sprintf("Throughput and latency: read one key + write one key, %d clients, each with a session of its own", cfg.Tput.Clients),
-		Header: []string{"store", "session", "library", "req/s", "rounds (req/s)", "p50", "p99", "failed", "req/s ours/SCS", "p99 ours/SCS"},
-		Align:  "lllrrrrrrr",
+		Title: fmt.Sprintf("(%s) Throughput and latency: %s, %d clients, each with a session of its own", sc.Key, sc.Title, cfg.Tput.Clients),
+		Header: []string{"store", "library", "req/s", "rounds (req/s)", "p50", "p99", "failed",
+			"round trips", "bytes sent", "bytes received", "WAL bytes", "req/s ours/SCS", "req/s ours/raw", "p99 ours/SCS"},
+		Align: "llrrrrrrrrrrrr",
 		Notes: []string{
-			fmt.Sprintf("Each row: %d round(s), each %v of warm-up and %v measured; the rounds run every row in turn. req/s is the median round; p50 and p99 are over every request of every round. Over HTTP on loopback (httptest servers), one app instance, a new store client per round; the load generator, the app and the servers share the machine's cores.", max(cfg.Tput.Rounds, 1), cfg.Tput.Warmup, cfg.Tput.Duration),
-			"Ratios are atomicsession over SCS from this same run: above ×1 req/s and below ×1 p99 favour atomicsession.",
-			fmt.Sprintf("gorilla runs without a store and only up to %s: a cookie holds at most 4096 bytes.", sizeName(cfg.GorillaMaxSize)),
+			fmt.Sprintf("Each row: %d round(s), each %v of warm-up and %v measured; the rounds run every row of every scenario in turn, so that a change in the machine's load spreads over all rows alike. req/s is the median round; p50 and p99 are over every request of every round. Over HTTP on loopback (httptest servers), one app instance, a new store client per round; the load generator, the app and the servers share the machine's cores.", max(cfg.Tput.Rounds, 1), cfg.Tput.Warmup, cfg.Tput.Duration),
+			"Round trips, bytes sent to and received from the store, and (PostgreSQL) WAL bytes are per request, over every request of the row's rounds, warm-up included; WAL is pg_current_wal_insert_lsn() after minus before, so autovacuum and checkpoints (full-page images) land in it as they would in production.",
+			rawMongoNoProjection,
+			"Ratios are atomicsession over SCS, and over the raw store, from this same run: above ×1 req/s and below ×1 p99 favour atomicsession. The raw store is the limit: the least store work for the same request with no session library (Redis: one pipeline of HMGET + HINCRBY + PEXPIRE on a hash per session; PostgreSQL: one UPDATE … RETURNING on a row per session, a column per key; MongoDB: one findOneAndUpdate with a projection), an unsigned session id in the cookie.",
 		},
+	}
+	if sc.Size <= cfg.GorillaMaxSize {
+		t.Notes = append(t.Notes, fmt.Sprintf("gorilla runs without a store and only up to %s: a cookie holds at most 4096 bytes.", sizeName(cfg.GorillaMaxSize)))
 	}
 	for _, r := range rs {
 		if r.Err != nil {
-			t.add(r.Backend, sizeName(r.Size), r.Library, errCell(r.Err))
+			t.add(r.Backend, r.Library, errCell(r.Err))
 			continue
 		}
 		var rounds []string
 		for _, x := range r.Rounds {
 			rounds = append(rounds, count(int64(x+0.5)))
 		}
-		reqRatio, p99Ratio := "", ""
+		reqRatio, rawRatio, p99Ratio := "", "", ""
 		if r.Library == libAtomic {
-			if s, ok := findTput(rs, libSCS, r.Backend, r.Size); ok {
+			if s, ok := findTput(rs, libSCS, r.Backend, r.Scenario); ok {
 				reqRatio = ratio(r.RPS(), s.RPS())
 				p99Ratio = ratio(float64(r.P99), float64(s.P99))
 			}
+			if s, ok := findTput(rs, libRaw, r.Backend, r.Scenario); ok {
+				rawRatio = ratio(r.RPS(), s.RPS())
+			}
 		}
-		t.add(r.Backend, sizeName(r.Size), r.Library, count(int64(r.RPS()+0.5)), strings.Join(rounds, " "), ms(r.P50), ms(r.P99),
-			strconv.Itoa(r.Failed), reqRatio, p99Ratio)
+		trips, sent, recv, wal := "", "", "", ""
+		if r.Backend != cookieOnly {
+			trips, sent, recv = countf(r.Traffic.Trips), count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5))
+		}
+		if r.HasWAL {
+			wal = count(int64(r.WAL + 0.5))
+		}
+		t.add(r.Backend, r.Library, count(int64(r.RPS()+0.5)), strings.Join(rounds, " "), ms(r.P50), ms(r.P99),
+			strconv.Itoa(r.Failed), trips, sent, recv, wal, reqRatio, rawRatio, p99Ratio)
 	}
 	return t
 }
 
-func findTput(rs []tputResult, lib, backend string, size int) (tputResult, bool) {
+func findTput(rs []tputResult, lib, backend, sc string) (tputResult, bool) {
 	for _, r := range rs {
-		if r.Library == lib && r.Backend == backend && r.Size == size && r.Err == nil {
+		if r.Library == lib && r.Backend == backend && r.Scenario == sc && r.Err == nil {
 			return r, true
 		}
 	}
@@ -90,12 +122,12 @@ func findTput(rs []tputResult, lib, backend string, size int) (tputResult, bool)
 
 func tripsTable(rs []tripResult) *table {
 	t := &table{
-		Title:  "Store round trips and bytes per request, on a session that exists",
-		Header: []string{"store", "session", "request", "library", "round trips", "commands", "bytes sent", "bytes received", "Set-Cookie bytes", "sent ours/SCS"},
-		Align:  "llllrrrrrr",
+		Title:  "(e) Store round trips, bytes and WAL per request type, on a session that exists",
+		Header: []string{"store", "session", "request", "library", "round trips", "commands", "bytes sent", "bytes received", "WAL bytes", "Set-Cookie bytes", "sent ours/SCS", "WAL ours/SCS"},
+		Align:  "llllrrrrrrrr",
 		Notes: []string{
-			"Counted by wrapping each library's store client the same way: MongoDB with a mongo-driver event.CommandMonitor (command and reply document sizes), Redis with a go-redis Hook (RESP bytes written) and a counting connection (bytes read). Commands are counted as the client sends them (a Redis MULTI … EXEC pipeline is one round trip and counts MULTI and EXEC). Driver handshakes and heartbeats are not counted.",
-			"one write: sets one key without reading; read + 4 commands: reads a key, then a = v, b = v, c += 1, d = \"x\".",
+			"Counted by wrapping each store client: MongoDB with a mongo-driver event.CommandMonitor (command and reply document sizes); go-redis (atomicsession, the raw store) with a Hook (RESP bytes written) and a counting connection (bytes read); SCS's redisstore (redigo) and every PostgreSQL client (pgx) on the connection itself: bytes each way, and a round trip for each burst of writes after a read, with commands counted by a redigo.Conn wrapper and a pgx tracer. Commands are counted as the client sends them (a Redis MULTI … EXEC pipeline is one round trip and counts MULTI and EXEC). Driver handshakes and heartbeats are not counted. WAL bytes: pg_current_wal_insert_lsn() after the request minus before, requests one at a time.",
+			"one write: sets one key without reading; read + 4 commands: reads a key, then a = v, b = v, c += 1, d = \"x\"; read a small key + write one: the request of (a) and (b); read the large key + write one: the request of (c).",
 			"Set-Cookie bytes are what the response sends to the browser; gorilla's session travels there instead of to a store.",
 		},
 	}
@@ -104,14 +136,20 @@ func tripsTable(rs []tripResult) *table {
 			t.add(r.Backend, sizeName(r.Size), r.Request, r.Library, errCell(r.Err))
 			continue
 		}
-		sentRatio := ""
+		sentRatio, walRatio, wal := "", "", ""
+		if r.HasWAL {
+			wal = count(int64(r.WAL + 0.5))
+		}
 		if r.Library == libAtomic {
 			if s, ok := findTrip(rs, libSCS, r.Backend, r.Size, r.Request); ok {
 				sentRatio = ratio(r.Traffic.Sent, s.Traffic.Sent)
+				if r.HasWAL {
+					walRatio = ratio(r.WAL, s.WAL)
+				}
 			}
 		}
 		t.add(r.Backend, sizeName(r.Size), r.Request, r.Library, countf(r.Traffic.Trips), countf(r.Traffic.Cmds),
-			count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5)), count(int64(r.Cookie+0.5)), sentRatio)
+			count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5)), wal, count(int64(r.Cookie+0.5)), sentRatio, walRatio)
 	}
 	return t
 }
