@@ -56,7 +56,7 @@ type tputResult struct {
 	// checkpoints) lands in it too.
 	WAL    float64
 	HasWAL bool
-	sent   int // every request of the run, warm-up and failures included
+	sent   int             // every request of the run, warm-up and failures included
 	lat    []time.Duration // sorted latencies of the window
 }
 
