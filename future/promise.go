@@ -45,3 +45,22 @@ func (n *promiseNode[T]) hookDone(_ struct{}, err error) {
 		n.settle(zero, err)
 	}
 }
+
+// NewDeferredPromise is NewPromise for a group of futures settled together,
+// such as the commands of one batch: its settle function records the result
+// and wakes the waiters, but does not run the continuations of the futures
+// derived from f. It returns a function that runs them. Settling every
+// future of the group first and running the continuations after lets a
+// continuation await a sibling of its future without deadlock.
+//
+// Settling more than once is a no-op (the function it returns then does
+// nothing). The returned function must be called once, in any goroutine.
+func NewDeferredPromise[T any](onDemand func()) (*Future[T], func(T, error) func()) {
+	n := &promiseNode[T]{onDemand: onDemand}
+	if onDemand != nil {
+		n.src = n
+	}
+	return &n.Future, func(v T, err error) func() {
+		return n.complete(v, err).run
+	}
+}

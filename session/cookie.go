@@ -13,7 +13,9 @@ const (
 // Cookie reports what the response must do with the session's cookie, and
 // the token to send with CookieSet. Call it after Flush: a session that was
 // stored or updated sets its cookie (rolling expiry), a destroyed one clears
-// it, and a session that was only read leaves it alone.
+// it (also when Regenerate left a new session that nothing was written
+// to), and a session that was only read, or a new one that was never
+// written, leaves it alone: a visitor who only reads gets no cookie.
 func (s *Session) Cookie() (CookieAction, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -22,7 +24,7 @@ func (s *Session) Cookie() (CookieAction, string) {
 		return CookieKeep, ""
 	case s.state == stateStored:
 		return CookieSet, s.token
-	case s.state == stateDestroyed:
+	case s.state == stateDestroyed, s.cleared:
 		return CookieClear, ""
 	}
 	return CookieKeep, ""

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -15,21 +14,35 @@ type kind uint8
 
 const (
 	kindCommand    kind = iota // one update command
-	kindTouch                  // no command: only moves expires
+	kindTake                   // OpTake: read and remove; stands alone in its batch
+	kindTouch                  // no command: moves expires (and maybe maxAge, label)
+	kindFetch                  // reads keys, within the batch it joins
 	kindDestroy                // deletes the session
-	kindRegenerate             // deletes the session and starts a new one
+	kindRegenerate             // deletes the session and starts a new one (Login binds it)
 )
 
-// pending is one queued entry and the promise its caller holds.
+// pending is one queued entry, the promise its caller holds, and, once
+// sent, its result.
 type pending struct {
 	kind     kind
 	cmd      Command
-	settle   func(Doc, error)
+	maxAge   time.Duration // kindTouch: the new lifetime, if not zero
+	label    string        // kindTouch: the new label, if not empty
+	userID   string        // kindRegenerate: bind the new session (Login)
+	fetch    []string      // kindFetch: keys; nil with fetchAll
+	fetchAll bool
+	complete func(Doc, error) func()
 	demanded atomic.Bool // someone awaited its future (or one derived from it)
+	heard    bool        // a future of its batch had been awaited when the batch went out
+
+	doc Doc // the result, set by send
+	err error
 }
 
 // Set queues $set: key takes the value v, creating sub-documents along a
-// dotted key. v must be one of the types Normalize accepts.
+// dotted key. v is one of the types Normalize lists, or any value that
+// encoding/json can marshal (structs, typed slices and maps), converted to
+// those types first; GetAs converts back.
 func (s *Session) Set(key string, v any) *future.Future[Doc] {
 	return s.command(Command{Op: OpSet, Path: key, Value: v})
 }
@@ -55,6 +68,17 @@ func (s *Session) Push(key string, vs ...any) *future.Future[Doc] {
 // PushAll queues $push with $each, as Push, for values held in a slice.
 func (s *Session) PushAll(key string, vs []any) *future.Future[Doc] {
 	return s.command(Command{Op: OpPush, Path: key, Values: vs})
+}
+
+// PushLast queues $push with $each and $slice -n: vs are appended to the
+// array at key and only its last n elements are kept, in one atomic
+// update, so that concurrent requests can never leave more than n (a
+// bounded list: recently viewed items, a capped cart). n must be positive.
+func (s *Session) PushLast(key string, n int, vs ...any) *future.Future[Doc] {
+	if n <= 0 {
+		return future.Reject[Doc](fmt.Errorf("session $push %q: $slice length %d, want a positive number: %w", key, n, ErrInvalidValue))
+	}
+	return s.command(Command{Op: OpPush, Path: key, Values: vs, Slice: n})
 }
 
 // Pull queues $pull: every element equal to v is removed from the array at
@@ -87,16 +111,109 @@ func (s *Session) Rename(from, to string) *future.Future[Doc] {
 	return s.command(Command{Op: OpRename, Path: from, To: to})
 }
 
+// Take queues an atomic read-and-remove of key and resolves with the value
+// key held before, or nil if it held none. Of any number of concurrent
+// requests taking the same key, exactly one gets the value: the way to
+// show a flash message once. Take goes to the store on its own (one round
+// trip), not batched with other commands.
+func (s *Session) Take(key string) *future.Future[any] {
+	c, err := PrepareCommand(Command{Op: OpTake, Path: key})
+	if err != nil {
+		return future.Reject[any](fmt.Errorf("session take: %w", err))
+	}
+	f := s.enqueue(&pending{kind: kindTake, cmd: c})
+	return future.Map(f, func(d Doc) (any, error) {
+		v, _ := lookupDoc(d, key)
+		return v, nil
+	})
+}
+
 // Touch queues an update that changes nothing but the expiry: the session
 // expires MaxAge from now, in the store and in the cookie. Every command
-// does this too.
+// does this too. A new session is stored by it.
 func (s *Session) Touch() *future.Future[Doc] {
 	return s.enqueue(&pending{kind: kindTouch})
+}
+
+// SetMaxAge gives the session a lifetime of its own, d, in place of
+// Options.MaxAge: in the store, in the rolling expiry of every later
+// update, and in the cookie's Max-Age. Use it for "remember me". d must be
+// positive.
+func (s *Session) SetMaxAge(d time.Duration) *future.Future[Doc] {
+	if d <= 0 {
+		return future.Reject[Doc](fmt.Errorf("session: SetMaxAge(%v): want a positive duration: %w", d, ErrInvalidValue))
+	}
+	return s.enqueue(&pending{kind: kindTouch, maxAge: d.Truncate(time.Millisecond)})
+}
+
+// SetLabel gives the session a label, such as the name of the device or
+// browser, which session.UserIndex lists with the user's sessions. label
+// must not be empty and is at most 256 bytes.
+func (s *Session) SetLabel(label string) *future.Future[Doc] {
+	if label == "" || len(label) > MaxKeyLen {
+		return future.Reject[Doc](fmt.Errorf("session: SetLabel: label of %d bytes, want 1 to %d: %w", len(label), MaxKeyLen, ErrInvalidValue))
+	}
+	if _, err := normString(label); err != nil {
+		return future.Reject[Doc](fmt.Errorf("session: SetLabel: %w", err))
+	}
+	return s.enqueue(&pending{kind: kindTouch, label: label})
+}
+
+// Fetch loads the top-level keys named in keys into the local view, or,
+// with no keys, every key not loaded yet, and resolves with the session as
+// this request knows it then. Keys already loaded are not read again;
+// when nothing is missing Fetch resolves at once, without a store call.
+//
+// A Fetch queued together with commands joins their batch: the store
+// returns the fetched keys with the touched ones, from the same atomic
+// step, in one round trip.
+func (s *Session) Fetch(keys ...string) *future.Future[Doc] {
+	for _, k := range keys {
+		if err := ValidateKey(k); err != nil {
+			return future.Reject[Doc](fmt.Errorf("session fetch: %w", err))
+		}
+	}
+	s.mu.Lock()
+	missing, all := s.missing(keys)
+	done := !all && len(missing) == 0
+	var snap Doc
+	if done {
+		snap = s.snapshot()
+	}
+	s.mu.Unlock()
+	if done {
+		return future.Resolve(snap)
+	}
+	return s.enqueue(&pending{kind: kindFetch, fetch: missing, fetchAll: all})
+}
+
+// missing returns the top-level keys of keys not loaded yet, or all when
+// keys is empty and not everything is loaded. The caller holds s.mu.
+func (s *Session) missing(keys []string) (out []string, all bool) {
+	if s.loadedAll {
+		return nil, false
+	}
+	if len(keys) == 0 {
+		return nil, true
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		top := topKey(k)
+		if !s.loaded[top] && !seen[top] {
+			seen[top] = true
+			out = append(out, top)
+		}
+	}
+	return out, false
 }
 
 // Destroy queues the deletion of the session and the clearing of its
 // cookie. Commands queued before it are sent first. A command issued after
 // it starts a new session with a new id.
+//
+// If the store cannot delete the session, Destroy fails closed: every
+// command queued after it fails with that error, none reaches the old
+// session, and the middleware answers 5xx.
 func (s *Session) Destroy() *future.Future[struct{}] {
 	return future.Map(s.enqueue(&pending{kind: kindDestroy}), func(Doc) (struct{}, error) {
 		return struct{}{}, nil
@@ -104,16 +221,39 @@ func (s *Session) Destroy() *future.Future[struct{}] {
 }
 
 // Regenerate deletes the session and replaces it with a brand-new one: new
-// token, new id, new CSRF secret, no keys. It resolves with the same
+// token, new id, new CSRF key, no keys. It resolves with the same
 // *Session, now holding the new session, which is stored by its first
-// command or when the request ends.
+// write. Commands issued after Regenerate go to the new session, so
+// Regenerate().Await followed by plain commands is as safe as a
+// future.Chain.
 //
 // Call Regenerate whenever the privilege level changes, above all right
-// after a login: an attacker who planted a session cookie in the victim's
-// browser before the login (session fixation) is then left with a dead
-// session. CSRF tokens made before Regenerate are no longer valid.
+// after a login (or use Login, which does it): an attacker who planted a
+// session cookie in the victim's browser before the login (session
+// fixation) is then left with a dead session. CSRF tokens made before
+// Regenerate are no longer valid. If the old session cannot be deleted,
+// Regenerate fails closed, as Destroy does: nothing queued after it lands
+// in the old session.
 func (s *Session) Regenerate() *future.Future[*Session] {
-	return future.Map(s.enqueue(&pending{kind: kindRegenerate}), func(Doc) (*Session, error) {
+	return s.regenerate("")
+}
+
+// Login regenerates the session, as Regenerate does (the defence against
+// session fixation), and binds the new session to userID: the store lists
+// it among the user's sessions (UserIndex) until it is destroyed or
+// expires. The new session is stored, bound, together with the first
+// commands issued after Login (no extra round trip), or by the end of the
+// request. Call it when a user signs in; see UserIndex to sign a user out
+// everywhere.
+func (s *Session) Login(userID string) *future.Future[*Session] {
+	if userID == "" {
+		return future.Reject[*Session](fmt.Errorf("session: Login with an empty user id: %w", ErrInvalidValue))
+	}
+	return s.regenerate(userID)
+}
+
+func (s *Session) regenerate(userID string) *future.Future[*Session] {
+	return future.Map(s.enqueue(&pending{kind: kindRegenerate, userID: userID}), func(Doc) (*Session, error) {
 		return s, nil
 	})
 }
@@ -122,301 +262,109 @@ func (s *Session) Regenerate() *future.Future[*Session] {
 func (s *Session) command(c Command) *future.Future[Doc] {
 	c, err := PrepareCommand(c)
 	if err != nil {
-		return future.Reject[Doc](fmt.Errorf("session %s: %w", c, err))
+		return future.Reject[Doc](fmt.Errorf("session %w", err))
 	}
 	return s.enqueue(&pending{kind: kindCommand, cmd: c})
 }
 
 // enqueue queues p and returns its future. Awaiting the future sends the
-// queue, in a goroutine of its own so that Await's context bounds only the
-// wait; one goroutine serves all the futures awaited before it takes the
-// queue.
+// queue, on a goroutine of its own (or Options.Run's) so that Await's
+// context bounds only the wait; one flush serves all the futures awaited
+// before it takes the queue.
 func (s *Session) enqueue(p *pending) *future.Future[Doc] {
-	f, settle := future.NewPromise[Doc](func() {
+	f, complete := future.NewDeferredPromise[Doc](func() {
 		p.demanded.Store(true)
 		if s.flushing.CompareAndSwap(false, true) {
-			go s.flush(s.ctx, false) //nolint:errcheck // the results go to the futures
+			s.run(func() { s.drain(s.ctx) })
 		}
 	})
-	p.settle = settle
+	p.complete = complete
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.failed != nil:
+		return future.Reject[Doc](s.failed)
+	case s.issued >= s.opts.MaxCommands:
+		return future.Reject[Doc](fmt.Errorf("session: more than %d commands in one session: %w", s.opts.MaxCommands, ErrTooLarge))
+	}
+	s.issued++
 	s.queue = append(s.queue, p)
-	s.mu.Unlock()
 	return f
 }
 
-// Flush sends the queued commands now and waits for them; ctx bounds only
-// the wait. A new session that is not stored yet is stored even with no
-// command queued. Flush returns the errors of commands that failed and
-// whose futures nobody awaited, joined, and forgets them; the middleware
-// calls it when the request ends and answers 500 if it fails. A failure
-// counts as awaited if any command of its batch was awaited before the
-// batch went out.
+// run runs a flush on Options.Run, or a new goroutine.
+func (s *Session) run(work func()) {
+	if s.opts.Run != nil {
+		s.opts.Run(work)
+		return
+	}
+	go work()
+}
+
+// Flush sends the queued commands now, and those that continuations queue
+// meanwhile, until the queue is empty, and waits for them; ctx bounds only
+// the wait. A new session that must be stored (CreateCSRF, Login) is
+// stored even with no command queued.
+//
+// Flush returns the errors of commands that failed and whose futures
+// nobody awaited, joined, and forgets them (a failure counts as awaited if
+// any future of its batch had been awaited when the batch went out); and, once a Destroy,
+// Regenerate or Login has failed to delete the old session, that failure.
+// The middleware calls Flush before the response's headers and answers
+// 5xx if it fails.
 func (s *Session) Flush(ctx context.Context) error {
 	if ctx.Done() == nil { // nothing could end the wait early: no goroutine
-		return s.flush(s.ctx, true)
+		s.flushAll()
+		return s.report()
 	}
-	_, err := future.Go(s.ctx, func(wctx context.Context) (struct{}, error) {
-		return struct{}{}, s.flush(wctx, true)
-	}).Await(ctx)
-	return err
+	done := make(chan struct{})
+	s.run(func() {
+		defer close(done)
+		s.flushAll()
+	})
+	select {
+	case <-done:
+		return s.report()
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
-// result is what the store answered for one batch.
-type result struct {
-	batch []*pending
-	doc   Doc
-	err   error
-}
-
-// flush sends the queue and then settles the futures. It settles them after
-// letting go of flushMu, because a future's continuations run as it settles
-// and may await more commands of the same session.
-func (s *Session) flush(ctx context.Context, store bool) error {
-	for _, r := range s.send(ctx, store) {
-		s.settle(r)
-	}
-	return s.unheardErr()
-}
-
-// send sends the queue, batch by batch, in issue order. With store set, a
-// new session (one never stored, or just regenerated) is stored at the end
-// even if nothing is queued. A store that panics fails the batch it was
-// sending and the ones after it; the panic goes no further.
-func (s *Session) send(ctx context.Context, store bool) (results []result) {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
-	s.mu.Lock()
-	bs := batches(s.queue)
-	s.queue = nil
-	s.flushing.Store(false)
-	s.mu.Unlock()
-	defer func() {
-		if v := recover(); v != nil {
-			err := fmt.Errorf("session store panicked: %v", v)
-			for _, b := range bs[len(results):] {
-				results = append(results, result{batch: b, err: err})
-			}
-		}
-	}()
-	for _, b := range bs {
-		doc, err := s.sendBatch(ctx, b)
-		results = append(results, result{b, doc, err})
-	}
-	if store && s.isNew() {
-		b := []*pending{{kind: kindTouch, settle: func(Doc, error) {}}}
-		bs = append(bs, b)
-		doc, err := s.sendBatch(ctx, b)
-		results = append(results, result{b, doc, err})
-	}
-	return results
-}
-
-// isNew reports whether the session exists here but not yet in the store.
-func (s *Session) isNew() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state == stateNew
-}
-
-// batches splits a queue into consecutive batches that are each one atomic
-// update: a batch ends before a command whose paths overlap one already in
-// it, and Destroy and Regenerate stand alone.
-func batches(queue []*pending) [][]*pending {
-	var out [][]*pending
-	var cur []*pending
-	var paths []string
-	cut := func() {
-		if len(cur) > 0 {
-			out = append(out, cur)
-		}
-		cur, paths = nil, nil
-	}
-	for _, p := range queue {
-		if p.kind == kindDestroy || p.kind == kindRegenerate {
-			cut()
-			out = append(out, []*pending{p})
-			continue
-		}
-		if p.kind == kindCommand && overlapsAny(p.cmd.Paths(), paths) {
-			cut()
-		}
-		cur = append(cur, p)
-		if p.kind == kindCommand {
-			paths = append(paths, p.cmd.Paths()...)
-		}
-	}
-	cut()
-	return out
-}
-
-func overlapsAny(ps, others []string) bool {
-	for _, p := range ps {
-		for _, o := range others {
-			if Overlaps(p, o) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// sendBatch performs one batch against the store.
-func (s *Session) sendBatch(ctx context.Context, b []*pending) (Doc, error) {
-	switch b[0].kind {
-	case kindDestroy:
-		return nil, s.destroy(ctx)
-	case kindRegenerate:
-		if err := s.destroy(ctx); err != nil {
-			return nil, err
-		}
+// flushAll drains the queue and then stores a new session that must be
+// stored (CreateCSRF, or a Login with no command after it).
+func (s *Session) flushAll() {
+	for {
+		s.drain(s.ctx)
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		return nil, s.renew()
-	}
-	var cmds []Command
-	for _, p := range b {
-		if p.kind == kindCommand {
-			cmds = append(cmds, p.cmd)
+		store := s.mustStore && s.state == stateNew && s.failed == nil
+		if store {
+			s.mustStore = false // one try: a failure is reported, not repeated
+			s.queue = append(s.queue, &pending{kind: kindTouch, complete: ignoreResult})
 		}
-	}
-	return s.update(ctx, cmds)
-}
-
-// update applies cmds to the stored session, creating it first if it is
-// new. A session that has expired or been deleted meanwhile is never
-// brought back: the commands go to a new session with a new id.
-func (s *Session) update(ctx context.Context, cmds []Command) (Doc, error) {
-	s.mu.Lock()
-	if s.state == stateDestroyed {
-		if err := s.renew(); err != nil {
-			s.mu.Unlock()
-			return nil, err
-		}
-	}
-	st, id := s.state, s.meta.ID
-	s.mu.Unlock()
-	if st == stateStored {
-		cctx, cancel := s.withTimeout(ctx)
-		doc, err := s.store.Apply(cctx, id, Update{Commands: cmds, Expires: time.Now().Add(s.opts.MaxAge)})
-		cancel()
-		if !errors.Is(err, ErrNotFound) {
-			return s.applied(doc, err)
-		}
-		s.mu.Lock()
-		err = s.renew()
 		s.mu.Unlock()
-		if err != nil {
-			return nil, err
+		if !store {
+			return
 		}
-	}
-	return s.create(ctx, cmds)
-}
-
-// create stores the new session with its first commands.
-func (s *Session) create(ctx context.Context, cmds []Command) (Doc, error) {
-	s.mu.Lock()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	s.meta.Expires = now.Add(s.opts.MaxAge)
-	meta := s.meta
-	s.mu.Unlock()
-	cctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	return s.applied(s.store.Create(cctx, meta, Update{Commands: cmds}))
-}
-
-// applied records a store's answer: the session is stored, its expiry moved
-// and its cookie due to be sent again.
-func (s *Session) applied(doc Doc, err error) (Doc, error) {
-	if err != nil {
-		return nil, err
-	}
-	meta, err := MetaOf(doc)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	if meta.ID == s.meta.ID {
-		s.meta = meta
-		s.state = stateStored
-		s.dirty = true
-	}
-	s.mu.Unlock()
-	return doc, nil
-}
-
-// destroy deletes the stored session, if any.
-func (s *Session) destroy(ctx context.Context) error {
-	s.mu.Lock()
-	st, id := s.state, s.meta.ID
-	s.mu.Unlock()
-	if st == stateStored {
-		cctx, cancel := s.withTimeout(ctx)
-		defer cancel()
-		if err := s.store.Delete(cctx, id); err != nil {
-			return err
-		}
-	}
-	s.mu.Lock()
-	s.state = stateDestroyed
-	s.values = Doc{}
-	s.dirty = true
-	s.mu.Unlock()
-	return nil
-}
-
-// settle resolves every entry of a batch with the batch's result. Each
-// entry gets its own copy of the document, so one caller cannot change
-// another's result. A failure that no entry of the batch has been awaited
-// for is kept for Flush to report.
-func (s *Session) settle(r result) {
-	err := r.err
-	if err != nil {
-		err = fmt.Errorf("session %s: %w", describe(r.batch), err)
-		heard := false
-		for _, p := range r.batch {
-			heard = heard || p.demanded.Load()
-		}
-		if !heard {
-			s.mu.Lock()
-			s.unheard = append(s.unheard, err)
-			s.mu.Unlock()
-		}
-	}
-	for i, p := range r.batch {
-		d := r.doc
-		if i > 0 && d != nil {
-			d = d.Clone()
-		}
-		p.settle(d, err)
 	}
 }
 
-// unheardErr returns the kept failures, joined, and forgets them.
-func (s *Session) unheardErr() error {
+// ignoreResult completes an entry that has no future.
+func ignoreResult(Doc, error) func() { return func() {} }
+
+// report returns what Flush reports, and forgets the unheard failures.
+func (s *Session) report() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := errors.Join(s.unheard...)
+	failures := s.unheard
 	s.unheard = nil
-	return err
-}
-
-// describe names a batch for an error message.
-func describe(b []*pending) string {
-	switch b[0].kind {
-	case kindDestroy:
-		return "destroy"
-	case kindRegenerate:
-		return "regenerate"
+	if s.failed != nil {
+		return s.failed
 	}
-	var cmds []Command
-	for _, p := range b {
-		if p.kind == kindCommand {
-			cmds = append(cmds, p.cmd)
+	var errs []error
+	for _, p := range failures {
+		if !p.heard && !p.demanded.Load() {
+			errs = append(errs, p.err)
 		}
 	}
-	if len(cmds) == 0 {
-		return "touch"
-	}
-	return fmt.Sprintf("update %v", cmds)
+	return joinErrors(errs)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atomicsession/atomicsession/future"
 	"github.com/atomicsession/atomicsession/memory"
 	"github.com/atomicsession/atomicsession/session"
 )
@@ -15,9 +16,11 @@ import (
 // counting wraps a real store and counts the calls that reach it.
 type counting struct {
 	session.Store
-	mu    sync.Mutex
-	calls []string
-	cmds  [][]session.Command
+	mu      sync.Mutex
+	calls   []string
+	cmds    [][]session.Command
+	loads   [][]string
+	updates []session.Update
 }
 
 func (c *counting) note(name string, cmds []session.Command) {
@@ -27,19 +30,30 @@ func (c *counting) note(name string, cmds []session.Command) {
 	c.cmds = append(c.cmds, cmds)
 }
 
-func (c *counting) Load(ctx context.Context, id string) (session.Doc, error) {
+func (c *counting) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	c.note("Load", nil)
-	return c.Store.Load(ctx, id)
+	c.mu.Lock()
+	c.loads = append(c.loads, keys)
+	c.mu.Unlock()
+	return c.Store.Load(ctx, id, keys)
 }
 
-func (c *counting) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
-	c.note("Create", cmds)
-	return c.Store.Create(ctx, m, cmds)
+func (c *counting) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
+	c.note("Create", u.Commands)
+	c.noteUpdate(u)
+	return c.Store.Create(ctx, m, u)
 }
 
-func (c *counting) Apply(ctx context.Context, id string, exp time.Time, cmds []session.Command) (session.Doc, error) {
-	c.note("Apply", cmds)
-	return c.Store.Apply(ctx, id, exp, cmds)
+func (c *counting) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
+	c.note("Apply", u.Commands)
+	c.noteUpdate(u)
+	return c.Store.Apply(ctx, id, u)
+}
+
+func (c *counting) noteUpdate(u session.Update) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.updates = append(c.updates, u)
 }
 
 func (c *counting) Delete(ctx context.Context, id string) error {
@@ -51,7 +65,7 @@ func (c *counting) reset() ([]string, [][]session.Command) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	calls, cmds := c.calls, c.cmds
-	c.calls, c.cmds = nil, nil
+	c.calls, c.cmds, c.loads, c.updates = nil, nil, nil, nil
 	return calls, cmds
 }
 
@@ -71,7 +85,7 @@ func stored(t *testing.T, st *counting) *session.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Flush(ctx); err != nil {
+	if _, err := s.Touch().Await(ctx); err != nil {
 		t.Fatal(err)
 	}
 	st.reset()
@@ -92,31 +106,41 @@ func TestSetThenUpdateMirrorsTheResult(t *testing.T) {
 	if v, ok := s.Get("msg"); !ok || v != "hi" {
 		t.Fatalf(`Get("msg") = %v, %v after Update`, v, ok)
 	}
-	if _, ok := s.Get(session.FieldSecret); ok {
+	if _, ok := s.Get(session.FieldUserID); ok {
 		t.Fatal("Get returned a reserved field")
 	}
 }
 
-func TestLocalViewKeepsOldValuesWithoutUpdate(t *testing.T) {
+func TestOwnWritesAreVisibleWithoutUpdate(t *testing.T) {
 	ctx := context.Background()
 	s := stored(t, newStore(t))
-	if _, err := s.Set("a", int64(1)).Then(s.Update).Await(ctx); err != nil {
-		t.Fatal(err)
-	}
 	doc, err := s.Set("a", int64(2)).Await(ctx)
 	if err != nil || doc["a"] != int64(2) {
 		t.Fatalf("Set: %v, %v", doc, err)
 	}
-	if v, _ := s.Get("a"); v != int64(1) {
-		t.Fatalf("local view changed without Update: a = %v", v)
+	if v, _ := s.Get("a"); v != int64(2) {
+		t.Fatalf("Get after an awaited Set = %v, want 2 without Update", v)
 	}
-	// Update removes local keys missing from the result.
-	doc, err = s.Unset("a").Then(s.Update).Await(ctx)
-	if err != nil {
+	// An unawaited command's result reaches the view once it is sent.
+	s.Inc("a", 1)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.GetInt("a"); n != 3 {
+		t.Fatalf("Get after an unawaited Inc and Flush = %v, want 3", n)
+	}
+	if _, err := s.Unset("a").Await(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.Get("a"); ok || len(s.Values()) != 0 {
-		t.Fatalf("after Unset+Update the view is %v (result %v)", s.Values(), doc)
+		t.Fatalf("after Unset the view is %v", s.Values())
+	}
+	// Update still replaces the view, as session.update did.
+	if _, err := s.Update(session.Doc{"x": "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Get("x"); v != "y" {
+		t.Fatalf("Update did not replace the view: %v", s.Values())
 	}
 }
 
@@ -185,7 +209,7 @@ func TestUnawaitedCommandIsSentAndItsFailureReported(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := st.Store.Load(ctx, s.ID())
+	doc, err := st.Store.Load(ctx, s.ID(), nil)
 	if err != nil || doc["kept"] != "yes" {
 		t.Fatalf("unawaited command not stored: %v, %v", doc, err)
 	}
@@ -217,7 +241,7 @@ func TestBadCommandsFailWithoutAStoreCall(t *testing.T) {
 		f    func() error
 	}{
 		{"reserved", session.ErrReservedKey, func() error { _, err := s.Set("expires", 1).Await(ctx); return err }},
-		{"reserved nested", session.ErrReservedKey, func() error { _, err := s.Set("secret.x", 1).Await(ctx); return err }},
+		{"reserved nested", session.ErrReservedKey, func() error { _, err := s.Set("_user.x", 1).Await(ctx); return err }},
 		{"rename to reserved", session.ErrReservedKey, func() error { _, err := s.Rename("a", "_id").Await(ctx); return err }},
 		{"empty key", session.ErrInvalidKey, func() error { _, err := s.Set("", 1).Await(ctx); return err }},
 		{"dollar key", session.ErrInvalidKey, func() error { _, err := s.Set("$where", 1).Await(ctx); return err }},
@@ -253,7 +277,7 @@ func TestCommandOnDeletedSessionGoesToANewOne(t *testing.T) {
 	if s.ID() == oldID || doc[session.FieldID] != s.ID() {
 		t.Fatalf("command went to id %v (session id %s, old %s)", doc[session.FieldID], s.ID(), oldID)
 	}
-	if _, err := st.Store.Load(ctx, oldID); !errors.Is(err, session.ErrNotFound) {
+	if _, err := st.Store.Load(ctx, oldID, nil); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("old session resurrected: %v", err)
 	}
 	if action, tok := s.Cookie(); action != session.CookieSet || session.IDOf(tok) != s.ID() {
@@ -273,7 +297,7 @@ func TestDestroyThenCommandStartsANewSession(t *testing.T) {
 	if action, _ := s.Cookie(); action != session.CookieClear {
 		t.Fatalf("cookie action after Destroy = %v, want CookieClear", action)
 	}
-	if _, err := st.Store.Load(ctx, oldID); !errors.Is(err, session.ErrNotFound) {
+	if _, err := st.Store.Load(ctx, oldID, nil); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("destroyed session still loads: %v", err)
 	}
 	calls, _ := st.reset()
@@ -314,7 +338,7 @@ func TestRegenerate(t *testing.T) {
 	if calls, _ := st.reset(); len(calls) != 1 || calls[0] != "Create" {
 		t.Fatalf("new session and its first command took %v, want one Create", calls)
 	}
-	if _, err := st.Store.Load(ctx, oldID); !errors.Is(err, session.ErrNotFound) {
+	if _, err := st.Store.Load(ctx, oldID, nil); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("old session survived Regenerate: %v", err)
 	}
 }
@@ -405,7 +429,7 @@ func TestConcurrentAwaitersOfOneSession(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := st.Store.Load(ctx, s.ID())
+	doc, err := st.Store.Load(ctx, s.ID(), nil)
 	if err != nil || !session.Equal(doc["n"], int64(640)) {
 		t.Fatalf("n = %v (%v), want 640", doc["n"], err)
 	}
@@ -417,16 +441,16 @@ type gated struct {
 	gate chan struct{}
 }
 
-func (g gated) Apply(ctx context.Context, id string, exp time.Time, cmds []session.Command) (session.Doc, error) {
+func (g gated) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	<-g.gate
-	return g.Store.Apply(ctx, id, exp, cmds)
+	return g.Store.Apply(ctx, id, u)
 }
 
 func TestAwaitContextBoundsOnlyTheWait(t *testing.T) {
 	st := newStore(t)
 	s := stored(t, st)
 	g := gated{Store: st.Store, gate: make(chan struct{})}
-	again, err := session.Open(context.Background(), g, s.Token(), session.Options{})
+	again, err := session.Attach(context.Background(), g, s.Token(), session.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +479,7 @@ func TestContinuationMayAwaitTheSameSession(t *testing.T) {
 	}
 }
 
-func TestUnawaitedRegenerateStoresTheNewSession(t *testing.T) {
+func TestUnawaitedRegenerateIsSentAndClearsTheCookie(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
 	s := stored(t, st)
@@ -464,11 +488,23 @@ func TestUnawaitedRegenerateStoresTheNewSession(t *testing.T) {
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Store.Load(ctx, s.ID()); err != nil || s.ID() == oldID {
-		t.Fatalf("new session %s (old %s) not stored: %v", s.ID(), oldID, err)
+	if _, err := st.Store.Load(ctx, oldID, nil); !errors.Is(err, session.ErrNotFound) || s.ID() == oldID {
+		t.Fatalf("old session %s not deleted: %v", oldID, err)
+	}
+	// Nothing was written to the new session: it is not stored, and the
+	// old cookie is cleared.
+	if calls, _ := st.reset(); len(calls) != 1 || calls[0] != "Delete" {
+		t.Fatalf("store calls %v, want only the Delete", calls)
+	}
+	if action, _ := s.Cookie(); action != session.CookieClear {
+		t.Fatalf("cookie action %v after Regenerate with no write, want CookieClear", action)
+	}
+	s.Set("a", 1)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if action, tok := s.Cookie(); action != session.CookieSet || session.IDOf(tok) != s.ID() {
-		t.Fatalf("cookie action %v after Regenerate, want CookieSet with the new token", action)
+		t.Fatalf("cookie action %v after a write, want CookieSet with the new token", action)
 	}
 }
 
@@ -478,9 +514,9 @@ func TestFailureIsReportedOnceAndNotWhenItsBatchWasAwaited(t *testing.T) {
 	if _, err := s.Set("word", "text").Await(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a, b := s.Set("other", 1), s.Inc("word", 1) // one batch, which fails
-	if _, err := a.Await(ctx); !errors.Is(err, session.ErrTypeMismatch) {
-		t.Fatalf("a = %v", err)
+	a, b := s.Set("other", 1), s.Inc("word", 1) // one batch; only b does not apply
+	if _, err := a.Await(ctx); err != nil {
+		t.Fatalf("a = %v, want success: a command fails only for its own reason", err)
 	}
 	if _, err := b.Await(ctx); !errors.Is(err, session.ErrTypeMismatch) {
 		t.Fatalf("b = %v", err)
@@ -500,7 +536,7 @@ func TestFailureIsReportedOnceAndNotWhenItsBatchWasAwaited(t *testing.T) {
 // panicking is a store whose Apply panics, as a buggy third-party store might.
 type panicking struct{ session.Store }
 
-func (panicking) Apply(context.Context, string, time.Time, []session.Command) (session.Doc, error) {
+func (panicking) Apply(context.Context, string, session.Update) (session.Doc, error) {
 	panic("store bug")
 }
 
@@ -514,8 +550,10 @@ func TestStorePanicBecomesAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, second := again.Set("a", 1), again.Set("a", 2) // two batches
-	if _, err := first.Await(ctx); err == nil || !strings.Contains(err.Error(), "panicked") {
-		t.Fatalf("first = %v, want the panic as an error", err)
+	_, err = first.Await(ctx)
+	var pe *future.PanicError
+	if !errors.As(err, &pe) || pe.Value != "store bug" || !strings.Contains(string(pe.Stack), "panicking") {
+		t.Fatalf("first = %v, want a *future.PanicError with the store's stack", err)
 	}
 	if _, err := second.Await(ctx); err == nil {
 		t.Fatal("the batch after the panic succeeded")

@@ -1,6 +1,8 @@
 package session
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -41,8 +43,11 @@ const maxDepth = 100
 //   - pointers are followed (a nil pointer becomes nil), as are the named
 //     types of all the kinds above (type Count int becomes int64).
 //
-// Structs (other than time.Time), channels, functions, complex numbers and
-// unsafe pointers are errors, as are values nested more than 100 levels deep
+// Structs other than time.Time go through encoding/json first (their json
+// tags apply, and a time.Time inside a struct becomes an RFC 3339 string),
+// and the JSON is read back as the types above: numbers without a fraction
+// or exponent become int64, others float64. GetAs converts back. Channels,
+// functions, complex numbers and unsafe pointers are errors, as are values nested more than 100 levels deep
 // (which also stops cyclic values). Every error wraps ErrInvalidValue and says
 // where in v the offending part lies.
 func Normalize(v any) (any, error) {
@@ -212,8 +217,62 @@ func normReflect(rv reflect.Value, depth int) (any, error) {
 			return nil, err
 		}
 		return normalize(rv.Elem().Interface(), depth+1)
+	case reflect.Struct:
+		return normJSON(rv, depth)
 	}
 	return nil, invalidValue("type %s does not round-trip in every store (use nil, bool, string, a number, time.Time, a slice or a map with string keys)", typeString(rv))
+}
+
+// normJSON converts a struct through encoding/json: marshalled, then read
+// back with numbers kept exact, then normalized.
+func normJSON(rv reflect.Value, depth int) (any, error) {
+	raw, err := json.Marshal(rv.Interface())
+	if err != nil {
+		return nil, invalidValue("type %s does not encode as JSON: %v", typeString(rv), err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, invalidValue("type %s: reading its JSON back: %v", typeString(rv), err)
+	}
+	v, err = fromJSONNumbers(v)
+	if err != nil {
+		return nil, err
+	}
+	return normalize(v, depth)
+}
+
+// fromJSONNumbers replaces the json.Numbers in v with int64 or float64.
+func fromJSONNumbers(v any) (any, error) {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, invalidValue("number %s is out of range", x)
+		}
+		return f, nil
+	case []any:
+		for i, e := range x {
+			n, err := fromJSONNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = n
+		}
+	case map[string]any:
+		for k, e := range x {
+			n, err := fromJSONNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = n
+		}
+	}
+	return v, nil
 }
 
 func typeString(rv reflect.Value) string {
