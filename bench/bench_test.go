@@ -230,6 +230,19 @@ func TestOutputs(t *testing.T) {
 			t.Errorf("tables lack %q:\n%s", want, text.String())
 		}
 	}
+	var targets bytes.Buffer
+	targetsTable(res).writeMarkdown(&targets)
+	for _, want := range []string{
+		"| (a) 1 KB read + write: req/s ≥ ×1.5 SCS | Redis | ×1.50 | yes |",
+		"| (a) 1 KB read + write: req/s ≥ ×0.8 the raw store | Redis | ×0.50 | no |",
+		"| (b) WAL bytes per request ≤ 1/10 of pgxstore's | PostgreSQL | ×0.01 | yes |",
+		"| (b) 64 KB, small read + write: req/s ≥ ×5 SCS | PostgreSQL | ×1.00 | no |",
+		"| (d) lost updates, increments: 0 | Redis | 0 of 640 | yes |",
+	} {
+		if !strings.Contains(targets.String(), want) {
+			t.Errorf("targets lack %q:\n%s", want, targets.String())
+		}
+	}
 }
 
 func TestFlags(t *testing.T) {
@@ -240,7 +253,13 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.Quick || !o.Only["trips"] || !o.Only["futures"] || o.Only["lost"] {
+	if !o.Quick || !o.Only["trips"] || !o.Only["futures"] || o.Only["lost"] || o.Soak != 0 {
 		t.Errorf("got %+v", o)
+	}
+	if o, err := parseFlags([]string{"-soak", "60s"}, io.Discard); err != nil || o.Soak != time.Minute {
+		t.Errorf("-soak 60s: got %v, %v; want 1m0s", o.Soak, err)
+	}
+	if _, err := parseFlags([]string{"-soak", "-1s"}, io.Discard); err == nil {
+		t.Error("-soak -1s: no error")
 	}
 }

@@ -168,6 +168,9 @@ func runBench(ctx context.Context, opts cmdOptions, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "  (%s took %.1f s)\n", s.name, time.Since(t0).Seconds())
 	}
+	if opts.Only["throughput"] || opts.Only["lost"] {
+		h.emit(targetsTable(h.res))
+	}
 	env.Took = time.Since(began)
 	env.LoadAt[1] = loadAvg()
 	fmt.Fprintf(stdout, "\nTotal: %.1f s, servers included. Load average at the end: %s.\n", env.Took.Seconds(), env.LoadAt[1])

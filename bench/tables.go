@@ -186,3 +186,89 @@ func futuresTable(rs []futureResult, cfg config) *table {
 	}
 	return t
 }
+
+// target is one of issue 15's targets: a ratio of this run against a bound.
+type target struct {
+	Name  string
+	Store string
+	Value float64 // the measured ratio; NaN when not measured
+	Min   bool    // Value must be >= Bound (else <= Bound)
+	Bound float64
+	Text  string // the measured value as printed
+}
+
+// targetsTable checks the targets against this run's results.
+func targetsTable(res results) *table {
+	t := &table{
+		Title:  "Targets (issue 15), each a ratio from this run",
+		Header: []string{"target", "store", "measured", "met"},
+		Align:  "llrl",
+		Notes:  []string{"Where a target is not met, docs/benchmarks.md says what it would take."},
+	}
+	stores := map[string]bool{}
+	var order []string
+	for _, r := range res.Tput {
+		if r.Backend != cookieOnly && !stores[r.Backend] {
+			stores[r.Backend] = true
+			order = append(order, r.Backend)
+		}
+	}
+	tputRatio := func(sc, lib, store string) (float64, bool) {
+		a, ok1 := findTput(res.Tput, libAtomic, store, sc)
+		b, ok2 := findTput(res.Tput, lib, store, sc)
+		if !ok1 || !ok2 || b.RPS() == 0 {
+			return 0, false
+		}
+		return a.RPS() / b.RPS(), true
+	}
+	var ts []target
+	add := func(name, store string, v float64, ok, isMin bool, bound float64) {
+		text := "not measured"
+		if ok {
+			text = "×" + strconv.FormatFloat(v, 'f', 2, 64)
+		}
+		ts = append(ts, target{name, store, v, isMin, bound, text})
+		if !ok {
+			ts[len(ts)-1].Value = -1
+		}
+	}
+	for _, st := range order {
+		v, ok := tputRatio("a", libSCS, st)
+		add("(a) 1 KB read + write: req/s ≥ ×1.5 SCS", st, v, ok, true, 1.5)
+		v, ok = tputRatio("a", libRaw, st)
+		add("(a) 1 KB read + write: req/s ≥ ×0.8 the raw store", st, v, ok, true, 0.8)
+		v, ok = tputRatio("b", libSCS, st)
+		add("(b) 64 KB, small read + write: req/s ≥ ×5 SCS", st, v, ok, true, 5)
+		v, ok = tputRatio("c", libSCS, st)
+		add("(c) 64 KB, large read + small write: req/s ≥ ×1.5 SCS", st, v, ok, true, 1.5)
+		a, ok1 := findTput(res.Tput, libAtomic, st, "b")
+		s, ok2 := findTput(res.Tput, libSCS, st, "b")
+		if ok1 && ok2 && a.HasWAL && s.WAL > 0 {
+			add("(b) WAL bytes per request ≤ 1/10 of pgxstore's", st, a.WAL/s.WAL, true, false, 0.1)
+		}
+	}
+	for _, r := range res.Lost {
+		if r.Library != libAtomic || strings.HasSuffix(r.Setup, unsharedConns) {
+			continue
+		}
+		name := "(d) lost updates, " + string(r.Kind) + ": 0"
+		if r.Err != nil {
+			ts = append(ts, target{name, r.Backend, -1, false, 0, "not measured"})
+			continue
+		}
+		ts = append(ts, target{name, r.Backend, float64(r.Lost()), false, 0, count(int64(r.Lost())) + " of " + count(int64(r.Expected))})
+	}
+	for _, x := range ts {
+		met := ""
+		switch {
+		case x.Value < 0:
+			met = "–"
+		case x.Min && x.Value >= x.Bound, !x.Min && x.Value <= x.Bound:
+			met = "yes"
+		default:
+			met = "no"
+		}
+		t.add(x.Name, x.Store, x.Text, met)
+	}
+	return t
+}
