@@ -133,7 +133,7 @@ type atomicFn func(ctx context.Context, s *session.Session, r *http.Request) (an
 
 func atomicApp(c *storeConn) (http.Handler, error) {
 	if c.atomic == nil {
-		return nil, notRun{c.atomicErr}
+		return nil, c.atomicErr
 	}
 	m, err := middleware.New(c.atomic, middleware.Options{
 		Keys:   [][]byte{signingKey},

@@ -15,7 +15,7 @@ import (
 var errNoAtomicPG = errors.New("this build of the library has no postgres package")
 
 // newAtomicPG returns atomicsession's PostgreSQL store on pool, with its
-// tables in the pool's search_path.
-func newAtomicPG(context.Context, *pgxpool.Pool) (session.Store, error) {
-	return nil, errNoAtomicPG
+// tables in schema.
+func newAtomicPG(context.Context, *pgxpool.Pool, string) (session.Store, error) {
+	return nil, notRun{errNoAtomicPG}
 }

@@ -194,7 +194,7 @@ func connectPG(ctx context.Context, admin *pgxpool.Pool, url, ns string) (*store
 			return nil, fmt.Errorf("postgres: schema: %w", err)
 		}
 	}
-	atomic, atomicErr := newAtomicPG(ctx, pool)
+	atomic, atomicErr := newAtomicPG(ctx, pool, ns)
 	return &storeConn{
 		traffic:   t,
 		atomic:    atomic,

@@ -116,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if opts.Soak > 0 {
-		if err := runSoak(ctx, opts.Soak, stdout, stderr); err != nil {
+		if err := runSoak(ctx, opts.Soak, opts.Out, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}
@@ -178,7 +178,7 @@ func runBench(ctx context.Context, opts cmdOptions, stdout, stderr io.Writer) er
 		if err := writeOutputs(opts.Out, env, h); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Wrote %s and %s.\n", svgPath(opts.Out), mdPath(opts.Out))
+		fmt.Fprintf(stdout, "Wrote %s, %s and %s.\n", pagePath(opts.Out), svgPath(opts.Out), mdPath(opts.Out))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,8 +148,10 @@ func (s *soakStats) take() (lat []time.Duration, errs int, firstErr string) {
 	return lat, errs, firstErr
 }
 
-// runSoak starts the servers and soaks each store in turn for d.
-func runSoak(ctx context.Context, d time.Duration, stdout, stderr io.Writer) error {
+// runSoak starts the servers and soaks each store in turn for d. With
+// outDir set it writes the figures into the soak section of
+// outDir/benchmarks.md.
+func runSoak(ctx context.Context, d time.Duration, outDir string, stdout, stderr io.Writer) error {
 	env, backends, stopServers, err := startBackends(ctx, stderr)
 	if err != nil {
 		return err
@@ -164,11 +167,21 @@ func runSoak(ctx context.Context, d time.Duration, stdout, stderr io.Writer) err
 		}
 		tables = append(tables, t)
 	}
-	fmt.Fprintln(stdout, "\nMarkdown, for docs/benchmarks.md:")
-	fmt.Fprintln(stdout)
-	for _, t := range tables {
-		t.writeMarkdown(stdout)
+	env.Took = time.Since(env.Started)
+	env.LoadAt[1] = loadAvg()
+	if outDir == "" {
+		return nil
 	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "The soak of %s (`cd bench && go run . -soak %v -out ../docs`), %s, took %.0f s; load average (1, 5, 15 min) at start %s, at end %s; %s.\n\n",
+		env.Started.UTC().Format(time.RFC3339), d, env.Commit, env.Took.Seconds(), env.LoadAt[0], env.LoadAt[1], env.Go)
+	for _, t := range tables {
+		t.writeMarkdown(&md)
+	}
+	if err := writeSoakSection(pagePath(outDir), md.String()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nWrote the soak section of %s.\n", pagePath(outDir))
 	return nil
 }
 
@@ -189,7 +202,7 @@ func soakBackend(ctx context.Context, b backend, d time.Duration, out io.Writer)
 	}
 	defer conn.Close()
 	if conn.atomic == nil {
-		t.add("", errCell(notRun{conn.atomicErr}))
+		t.add("", errCell(conn.atomicErr))
 		t.writeText(out)
 		return t, nil
 	}

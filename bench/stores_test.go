@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +204,41 @@ func newTestServer(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestPageKeepsSoak writes benchmarks.md from made-up results, writes a
+// soak section into it, and writes the page again: the soak section must
+// survive the benchmark's rewrite, and the page must hold the run.
+func TestPageKeepsSoak(t *testing.T) {
+	dir := t.TempDir()
+	env := newEnvironment()
+	env.Mode = "test"
+	h := &harness{cfg: quickConfig()}
+	h.res.Tput = []tputResult{{Scenario: "a", Library: libAtomic, Backend: "Redis", Requests: 10, Window: time.Second}}
+	h.tables = append(h.tables, tputTables(h.res.Tput, h.cfg)...)
+	if err := writePage(dir, env, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSoakSection(pagePath(dir), "| soak | figures |"); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePage(dir, env, h); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(pagePath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(data)
+	for _, want := range []string{"| soak | figures |", soakBegin, soakEnd, "## Targets", "(a) Throughput and latency", "- mode: test"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Count(page, soakBegin) != 1 {
+		t.Errorf("page has %d soak sections, want 1", strings.Count(page, soakBegin))
+	}
+	if err := writeSoakSection(filepath.Join(dir, "missing.md"), "x"); err == nil {
+		t.Error("soak section into a missing page: no error")
+	}
 }
