@@ -20,7 +20,7 @@ func benchStore(b *testing.B, n, valueSize int) *memory.Store {
 	b.Cleanup(func() { s.Close() })
 	cmds := mustPrepareB(b, session.Command{Op: session.OpSet, Path: "blob", Value: strings.Repeat("x", valueSize)})
 	for i := range n {
-		if _, err := s.Create(context.Background(), meta(fmt.Sprint("s", i), time.Now(), time.Hour), cmds); err != nil {
+		if _, err := s.Create(context.Background(), meta(fmt.Sprint("s", i), time.Now(), time.Hour), session.Update{Commands: cmds}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -42,7 +42,7 @@ func BenchmarkApplyInc(b *testing.B) {
 	exp := time.Now().Add(time.Hour)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Apply(context.Background(), "s0", exp, cmds); err != nil {
+		if _, err := s.Apply(context.Background(), "s0", session.Update{Commands: cmds, Expires: exp}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -60,7 +60,7 @@ func BenchmarkApplyIncParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := fmt.Sprint("s", next.Add(1)%sessions)
-			if _, err := s.Apply(context.Background(), id, exp, cmds); err != nil {
+			if _, err := s.Apply(context.Background(), id, session.Update{Commands: cmds, Expires: exp}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -74,7 +74,7 @@ func BenchmarkLoad64KB(b *testing.B) {
 	s := benchStore(b, 1, 64<<10)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Load(context.Background(), "s0"); err != nil {
+		if _, err := s.Load(context.Background(), "s0", nil); err != nil {
 			b.Fatal(err)
 		}
 	}

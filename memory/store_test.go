@@ -36,7 +36,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 func meta(id string, now time.Time, maxAge time.Duration) session.Meta {
-	return session.Meta{ID: id, Created: now, Expires: now.Add(maxAge), MaxAge: maxAge, Secret: "secret"}
+	return session.Meta{ID: id, Created: now, Expires: now.Add(maxAge), MaxAge: maxAge}
 }
 
 func mustPrepare(t *testing.T, c session.Command) []session.Command {
@@ -85,10 +85,10 @@ func TestUsableAfterClose(t *testing.T) {
 	s.Close()
 	ctx := context.Background()
 	m := meta("a", time.Now(), time.Hour)
-	if _, err := s.Create(ctx, m, mustPrepare(t, session.Command{Op: session.OpSet, Path: "k", Value: "v"})); err != nil {
+	if _, err := s.Create(ctx, m, session.Update{Commands: mustPrepare(t, session.Command{Op: session.OpSet, Path: "k", Value: "v"})}); err != nil {
 		t.Fatalf("Create after Close: %v", err)
 	}
-	doc, err := s.Load(ctx, "a")
+	doc, err := s.Load(ctx, "a", nil)
 	if err != nil || doc["k"] != "v" {
 		t.Fatalf("Load after Close = %v, %v; want k = v", doc, err)
 	}
@@ -99,17 +99,17 @@ func TestExpiredNotServedBeforeSweep(t *testing.T) {
 	s := memory.NewStore(memory.WithSweepInterval(0), memory.WithClock(c.Now))
 	defer s.Close()
 	ctx := context.Background()
-	if _, err := s.Create(ctx, meta("a", c.Now(), time.Minute), nil); err != nil {
+	if _, err := s.Create(ctx, meta("a", c.Now(), time.Minute), session.Update{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Load(ctx, "a"); err != nil {
+	if _, err := s.Load(ctx, "a", nil); err != nil {
 		t.Fatalf("Load before expiry: %v", err)
 	}
 	c.Advance(time.Minute) // expires == now: expired
-	if _, err := s.Load(ctx, "a"); !errors.Is(err, session.ErrNotFound) {
+	if _, err := s.Load(ctx, "a", nil); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Load at expiry: %v; want session.ErrNotFound", err)
 	}
-	if _, err := s.Apply(ctx, "a", c.Now().Add(time.Hour), nil); !errors.Is(err, session.ErrNotFound) {
+	if _, err := s.Apply(ctx, "a", session.Update{Expires: c.Now().Add(time.Hour)}); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Apply at expiry: %v; want session.ErrNotFound", err)
 	}
 }
@@ -119,11 +119,11 @@ func TestCreateReplacesExpired(t *testing.T) {
 	s := memory.NewStore(memory.WithSweepInterval(0), memory.WithClock(c.Now))
 	defer s.Close()
 	ctx := context.Background()
-	if _, err := s.Create(ctx, meta("a", c.Now(), time.Minute), mustPrepare(t, session.Command{Op: session.OpSet, Path: "old", Value: true})); err != nil {
+	if _, err := s.Create(ctx, meta("a", c.Now(), time.Minute), session.Update{Commands: mustPrepare(t, session.Command{Op: session.OpSet, Path: "old", Value: true})}); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(2 * time.Minute)
-	doc, err := s.Create(ctx, meta("a", c.Now(), time.Minute), nil)
+	doc, err := s.Create(ctx, meta("a", c.Now(), time.Minute), session.Update{})
 	if err != nil {
 		t.Fatalf("Create over an expired session: %v; want nil", err)
 	}
@@ -138,11 +138,11 @@ func TestSweepRemovesExpired(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	for _, id := range []string{"short1", "short2"} {
-		if _, err := s.Create(ctx, meta(id, c.Now(), time.Minute), nil); err != nil {
+		if _, err := s.Create(ctx, meta(id, c.Now(), time.Minute), session.Update{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Create(ctx, meta("long", c.Now(), time.Hour), nil); err != nil {
+	if _, err := s.Create(ctx, meta("long", c.Now(), time.Hour), session.Update{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := s.Len(); n != 3 {
@@ -156,7 +156,7 @@ func TestSweepRemovesExpired(t *testing.T) {
 			t.Fatalf("Len = %d ten seconds after expiry; want 1: the sweep did not run", s.Len())
 		}
 	}
-	if _, err := s.Load(ctx, "long"); err != nil {
+	if _, err := s.Load(ctx, "long", nil); err != nil {
 		t.Errorf("the sweep removed a live session: %v", err)
 	}
 }
@@ -167,12 +167,12 @@ func TestReturnedDocsAreCopies(t *testing.T) {
 	ctx := context.Background()
 	value := map[string]any{"list": []any{"a"}}
 	cmds := mustPrepare(t, session.Command{Op: session.OpSet, Path: "m", Value: value})
-	created, err := s.Create(ctx, meta("a", time.Now(), time.Hour), cmds)
+	created, err := s.Create(ctx, meta("a", time.Now(), time.Hour), session.Update{Commands: cmds})
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded, _ := s.Load(ctx, "a")
-	applied, _ := s.Apply(ctx, "a", time.Now().Add(time.Hour), nil)
+	loaded, _ := s.Load(ctx, "a", nil)
+	applied, _ := s.Apply(ctx, "a", session.Update{Expires: time.Now().Add(time.Hour), FetchAll: true})
 	for _, doc := range []session.Doc{created, loaded, applied} {
 		inner := doc["m"].(map[string]any)
 		inner["list"].([]any)[0] = "changed"
@@ -182,7 +182,7 @@ func TestReturnedDocsAreCopies(t *testing.T) {
 	cmds[0].Value.(map[string]any)["list"].([]any)[0] = "changed"
 	value["list"].([]any)[0] = "changed"
 
-	got, _ := s.Load(ctx, "a")
+	got, _ := s.Load(ctx, "a", nil)
 	want := session.Doc{"m": map[string]any{"list": []any{"a"}}}
 	if !session.Equal(map[string]any(got.User()), map[string]any(want)) {
 		t.Errorf("stored session changed through a returned document or a command: %v", got.User())
@@ -195,12 +195,12 @@ func TestTimesStoredAsUTCMilliseconds(t *testing.T) {
 	ctx := context.Background()
 	zone := time.FixedZone("UTC+3", 3*3600)
 	created := time.Now().In(zone).Add(123456 * time.Nanosecond)
-	doc, err := s.Create(ctx, meta("a", created, time.Hour), nil)
-	if err != nil {
+	if _, err := s.Create(ctx, meta("a", created, time.Hour), session.Update{}); err != nil {
 		t.Fatal(err)
 	}
 	exp := created.Add(2 * time.Hour)
-	if doc, err = s.Apply(ctx, "a", exp, nil); err != nil {
+	doc, err := s.Apply(ctx, "a", session.Update{Expires: exp})
+	if err != nil {
 		t.Fatal(err)
 	}
 	m, err := session.MetaOf(doc)
@@ -218,7 +218,7 @@ func TestTimesStoredAsUTCMilliseconds(t *testing.T) {
 func TestCreateRejectsEmptyID(t *testing.T) {
 	s := memory.NewStore()
 	defer s.Close()
-	if _, err := s.Create(context.Background(), meta("", time.Now(), time.Hour), nil); err == nil {
+	if _, err := s.Create(context.Background(), meta("", time.Now(), time.Hour), session.Update{}); err == nil {
 		t.Fatal("Create with an empty id succeeded")
 	}
 }

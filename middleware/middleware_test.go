@@ -28,24 +28,37 @@ import (
 var testKeys = [][]byte{[]byte("0123456789abcdef0123456789abcdef")}
 
 // countingStore wraps a real store and counts the calls that reach it.
+// With fail set, its Create and Apply fail with errStoreDown instead of
+// reaching the store.
 type countingStore struct {
 	session.Store
-	n atomic.Int64
+	n     atomic.Int64 // every call
+	loads atomic.Int64 // Load calls
+	fail  atomic.Bool
 }
 
-func (c *countingStore) Load(ctx context.Context, id string) (session.Doc, error) {
+var errStoreDown = errors.New("test store: down")
+
+func (c *countingStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	c.n.Add(1)
-	return c.Store.Load(ctx, id)
+	c.loads.Add(1)
+	return c.Store.Load(ctx, id, keys)
 }
 
-func (c *countingStore) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
+func (c *countingStore) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
 	c.n.Add(1)
-	return c.Store.Create(ctx, m, cmds)
+	if c.fail.Load() {
+		return nil, errStoreDown
+	}
+	return c.Store.Create(ctx, m, u)
 }
 
-func (c *countingStore) Apply(ctx context.Context, id string, exp time.Time, cmds []session.Command) (session.Doc, error) {
+func (c *countingStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	c.n.Add(1)
-	return c.Store.Apply(ctx, id, exp, cmds)
+	if c.fail.Load() {
+		return nil, errStoreDown
+	}
+	return c.Store.Apply(ctx, id, u)
 }
 
 func (c *countingStore) Delete(ctx context.Context, id string) error {
@@ -226,10 +239,15 @@ func TestReadmeFlows(t *testing.T) {
 	st := &countingStore{Store: newMemory(t)}
 	c := newClient(t, newManager(t, st, middleware.Options{}).Handler(app()))
 
-	// A new visitor who reads: one store call (the create), a cookie.
+	// A new visitor who only reads costs nothing and gets no cookie.
 	resp, body := c.do("GET", "/get", nil)
-	if body != "{}\n" || st.n.Load() != 1 || len(resp.Cookies()) != 1 {
-		t.Fatalf("new visitor: body %q, store calls %d, cookies %v", body, st.n.Load(), resp.Cookies())
+	if body != "{}\n" || st.n.Load() != 0 || len(resp.Cookies()) != 0 {
+		t.Fatalf("new visitor who reads: body %q, store calls %d, cookies %v", body, st.n.Load(), resp.Cookies())
+	}
+	// One who writes: one store call (the create with the command), a cookie.
+	resp, _ = c.do("POST", "/set", url.Values{"k": {"first"}, "v": {"x"}})
+	if st.n.Load() != 1 || len(resp.Cookies()) != 1 {
+		t.Fatalf("new visitor who writes: store calls %d, cookies %v", st.n.Load(), resp.Cookies())
 	}
 	ck := resp.Cookies()[0]
 	if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Secure || ck.MaxAge != 86400 {
@@ -242,27 +260,27 @@ func TestReadmeFlows(t *testing.T) {
 	}
 	// Found again from the cookie, with one store call.
 	st.n.Store(0)
-	if resp, body := c.do("GET", "/get", nil); body != `{"msg":"hello"}`+"\n" || st.n.Load() != 1 || len(resp.Cookies()) != 0 {
+	if resp, body := c.do("GET", "/get", nil); body != `{"first":"x","msg":"hello"}`+"\n" || st.n.Load() != 1 || len(resp.Cookies()) != 0 {
 		t.Fatalf("read back: %q, store calls %d, cookies %v", body, st.n.Load(), resp.Cookies())
 	}
 	// unset
 	c.do("POST", "/unset", url.Values{"k": {"msg"}})
-	if _, body := c.do("GET", "/get", nil); body != "{}\n" {
+	if _, body := c.do("GET", "/get", nil); body != `{"first":"x"}`+"\n" {
 		t.Fatalf("after unset: %q", body)
 	}
-	// regenerate: a new id and cookie, the old one is dead
+	// regenerate with nothing written after it: the old session is dead
+	// and its cookie cleared; the new one is stored by its first write.
 	c.do("POST", "/set", url.Values{"k": {"user"}, "v": {"ann"}})
 	before := c.cookie()
 	c.do("POST", "/regenerate", nil)
-	after := c.cookie()
-	if after == "" || after == before {
-		t.Fatal("regenerate did not send a new cookie")
+	if after := c.cookie(); after != "" {
+		t.Fatal("regenerate with no write after it did not clear the cookie")
 	}
 	if _, body := c.do("GET", "/get", nil); body != "{}\n" {
 		t.Fatalf("after regenerate: %q", body)
 	}
 	c.setCookie(before)
-	if _, body := c.do("GET", "/get", nil); body != "{}\n" || c.cookie() == before {
+	if _, body := c.do("GET", "/get", nil); body != "{}\n" {
 		t.Fatalf("the pre-regenerate cookie still opens the old session: %q", body)
 	}
 	// destroy clears the cookie
@@ -334,8 +352,11 @@ func TestBadCookiesGiveAFreshSessionWithoutALookup(t *testing.T) {
 		if resp.StatusCode != 200 || body != "{}\n" {
 			t.Errorf("%s cookie: status %d body %q, want a fresh empty session", name, resp.StatusCode, body)
 		}
-		if n := st.n.Load(); n != 1 { // the create of the fresh session, no Load
-			t.Errorf("%s cookie: %d store calls, want 1 (create, no lookup)", name, n)
+		if n := st.n.Load(); n != 0 { // a fresh session that only reads: no Load, no create
+			t.Errorf("%s cookie: %d store calls, want 0 (no lookup, nothing stored)", name, n)
+		}
+		if len(resp.Cookies()) != 0 {
+			t.Errorf("%s cookie: a reader got cookies %v", name, resp.Cookies())
 		}
 	}
 }
@@ -499,7 +520,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"no keys":          {},
 		"short key":        {Keys: [][]byte{[]byte("short")}},
 		"negative maxage":  {Keys: testKeys, MaxAge: -time.Second},
-		"bad cookie name":  {Keys: testKeys, Key: "a b"},
+		"bad cookie name":  {Keys: testKeys, CookieName: "a b"},
 		"negative timeout": {Keys: testKeys, Timeout: -1},
 	}
 	for name, o := range cases {
@@ -570,13 +591,14 @@ func TestCommandsGoOutWhenTheHandlerPanics(t *testing.T) {
 		panic(http.ErrAbortHandler) // net/http's quiet panic
 	})
 	mux.Handle("/get", app())
+	mux.Handle("/set", app())
 	c := newClient(t, m.Handler(mux))
-	c.do("GET", "/get", nil) // the cookie; the panicking response never arrives
+	c.do("POST", "/set", url.Values{"k": {"first"}, "v": {"x"}}) // the cookie; the panicking response never arrives
 	req, _ := http.NewRequest("GET", c.srv.URL+"/panic", nil)
 	if resp, err := c.c.Do(req); err == nil {
 		resp.Body.Close()
 	}
-	if _, body := c.do("GET", "/get", nil); body != `{"before":"panic"}`+"\n" {
+	if _, body := c.do("GET", "/get", nil); body != `{"before":"panic","first":"x"}`+"\n" {
 		t.Fatalf("command before a panic: %q", body)
 	}
 }

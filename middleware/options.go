@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,8 +12,21 @@ import (
 	"github.com/atomicsession/atomicsession/session"
 )
 
-// DefaultCookieName is the cookie name used when Options.Key is empty.
+// DefaultCookieName is the cookie name used when Options.CookieName is
+// empty.
 const DefaultCookieName = "sid"
+
+// DefaultMaxFormBytes is the most of a form body the CSRF guard reads
+// looking for the _csrf field when Options.MaxFormBytes is zero: 1 MiB.
+const DefaultMaxFormBytes = 1 << 20
+
+// DefaultMaxInFlight is the bound on store work in flight when
+// Options.MaxInFlight is zero.
+const DefaultMaxInFlight = 256
+
+// DefaultMaxCommands is the number of commands a request may queue when
+// Options.MaxCommands is zero.
+const DefaultMaxCommands = 1000
 
 // SecureMode says when the session cookie carries the Secure attribute.
 type SecureMode uint8
@@ -32,13 +46,63 @@ type Options struct {
 	// and each must be at least 32 bytes of secret, random data.
 	Keys [][]byte
 
-	// Key is the cookie name. The default value is "sid".
-	Key string
+	// CookieName is the session cookie's name. It must be an RFC 6265
+	// token. The default value is DefaultCookieName ("sid").
+	CookieName string
 
 	// MaxAge is a session's lifetime after its last update, in the store and
 	// in the cookie's Max-Age. The default value is 24 hours. A negative
 	// value is an error.
 	MaxAge time.Duration
+
+	// BrowserSession sends the cookie without Max-Age and Expires, so the
+	// browser drops it when it closes. The store still expires the session
+	// MaxAge after its last update. The default is false: the cookie lives
+	// as long as the session.
+	BrowserSession bool
+
+	// Header, if not empty, is a request header that carries the signed
+	// session token for API clients (mobile apps, single-page apps) instead
+	// of a cookie. "Authorization" is read as "Bearer <token>" (the scheme
+	// is case-insensitive; another scheme, such as Basic, is not a session
+	// token); any other header is read raw. The token is signed and
+	// verified with Keys, exactly like the cookie's value.
+	//
+	// A request that carries the header is served the session its token
+	// names (or a new one if the token does not verify); its cookie is
+	// ignored, and its response never sets a cookie. Whenever a request
+	// gets a new or regenerated token, the response carries it in the same
+	// header ("Authorization: Bearer <token>" for Authorization), so that a
+	// client can log in with a plain request and keep the token. A request
+	// without the header gets the cookie as usual, so browsers keep
+	// working. Requests that carry the header pass the CSRF guard: a header
+	// is not an ambient credential a browser attaches by itself.
+	// Cross-origin clients read the response header only if CORS exposes
+	// it (Access-Control-Expose-Headers).
+	//
+	// The default is "": only cookies.
+	Header string
+
+	// MaxCommands is the most commands one request may queue on its
+	// session; the ones past it fail with session.ErrTooLarge. The default
+	// value is DefaultMaxCommands (1,000). A negative value is an error.
+	MaxCommands int
+
+	// MaxInFlight bounds the store work in flight: the flushes of all
+	// requests' sessions run on one executor (golang.org/x/sync/errgroup
+	// with SetLimit) of at most MaxInFlight goroutines; more wait their turn
+	// in order, without a goroutine each, so a slow store cannot make store
+	// calls pile up. The default value is DefaultMaxInFlight (256). A
+	// negative value is an error.
+	MaxInFlight int
+
+	// MaxFormBytes is the most of a form body (application/x-www-form-
+	// urlencoded or multipart/form-data) the CSRF guard reads looking for
+	// the _csrf field when the X-CSRF-Token header is absent. The guard
+	// keeps what it read in memory, never writes a body to disk, and hands
+	// the whole body on to the handler. The default value is
+	// DefaultMaxFormBytes (1 MiB). A negative value is an error.
+	MaxFormBytes int64
 
 	// Timeout bounds each store call. The default value is 10 seconds.
 	Timeout time.Duration
@@ -70,7 +134,8 @@ type Options struct {
 	// a store error while sending queued commands before the headers, or a
 	// refused CSRF token. err wraps session.ErrInvalidCSRF, ErrUnavailable or
 	// the store's error. The default answers 403 Forbidden for
-	// ErrInvalidCSRF, 503 Service Unavailable for ErrUnavailable and 500
+	// ErrInvalidCSRF, 503 Service Unavailable for ErrUnavailable or a store
+	// call that ran past Timeout (context.DeadlineExceeded), and 500
 	// Internal Server Error otherwise, with the status text as body.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
@@ -83,11 +148,39 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Timeout < 0 {
 		return o, fmt.Errorf("middleware: Options.Timeout is %v, want a positive duration (or 0 for the default)", o.Timeout)
 	}
-	if o.Key == "" {
-		o.Key = DefaultCookieName
+	if o.MaxInFlight < 0 {
+		return o, fmt.Errorf("middleware: Options.MaxInFlight is %d, want a positive number (or 0 for the default)", o.MaxInFlight)
 	}
-	if !validCookieName(o.Key) {
-		return o, fmt.Errorf("middleware: Options.Key %q is not a valid cookie name", o.Key)
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.MaxCommands < 0 {
+		return o, fmt.Errorf("middleware: Options.MaxCommands is %d, want a positive number (or 0 for the default)", o.MaxCommands)
+	}
+	if o.MaxFormBytes < 0 {
+		return o, fmt.Errorf("middleware: Options.MaxFormBytes is %d, want a positive number (or 0 for the default)", o.MaxFormBytes)
+	}
+	if o.CookieName == "" {
+		o.CookieName = DefaultCookieName
+	}
+	if !validToken(o.CookieName) {
+		return o, fmt.Errorf("middleware: Options.CookieName %q is not a valid cookie name", o.CookieName)
+	}
+	if o.Header != "" {
+		if !validToken(o.Header) {
+			return o, fmt.Errorf("middleware: Options.Header %q is not a valid header name", o.Header)
+		}
+		o.Header = http.CanonicalHeaderKey(o.Header)
+		switch o.Header {
+		case "Cookie", "Set-Cookie", http.CanonicalHeaderKey(CSRFHeader):
+			return o, fmt.Errorf("middleware: Options.Header %q cannot carry the session token", o.Header)
+		}
+	}
+	if o.MaxCommands == 0 {
+		o.MaxCommands = DefaultMaxCommands
+	}
+	if o.MaxFormBytes == 0 {
+		o.MaxFormBytes = DefaultMaxFormBytes
 	}
 	if o.MaxAge == 0 {
 		o.MaxAge = session.DefaultMaxAge
@@ -107,8 +200,9 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// validCookieName reports whether name is an RFC 6265 token.
-func validCookieName(name string) bool {
+// validToken reports whether name is an RFC 7230 token, as cookie and
+// header names must be.
+func validToken(name string) bool {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
@@ -119,7 +213,8 @@ func validCookieName(name string) bool {
 }
 
 // DefaultErrorHandler is the ErrorHandler used when Options.ErrorHandler is
-// nil: 403 for session.ErrInvalidCSRF, 503 for session.ErrUnavailable, 500
+// nil: 403 for session.ErrInvalidCSRF, 503 for session.ErrUnavailable and
+// context.DeadlineExceeded (a store past Options.Timeout), 500
 // otherwise, with the status text as a plain-text body. It never shows err
 // to the client.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -133,7 +228,7 @@ func StatusOf(err error) int {
 	switch {
 	case errors.Is(err, session.ErrInvalidCSRF):
 		return http.StatusForbidden
-	case errors.Is(err, session.ErrUnavailable):
+	case errors.Is(err, session.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -2,24 +2,27 @@ package middleware
 
 import (
 	"bufio"
+	"fmt"
+	"maps"
 	"net"
 	"net/http"
 )
 
 // responseWriter commits the session (queued commands, cookie) before the
-// first byte of the response's header goes out.
+// first byte of the response's final header goes out.
 type responseWriter struct {
 	http.ResponseWriter
 	rs        *request
+	outer     http.Header // the header as it entered Handler, for an error response
 	committed bool
-	failed    bool // the commit failed and the error response was written
+	err       error // the commit's failure; the error response has been written
 }
 
 // commitOnce commits the session the first time the response is about to
 // start. It reports whether the handler's output should still go out.
 func (w *responseWriter) commitOnce() bool {
 	if w.committed {
-		return !w.failed
+		return w.err == nil
 	}
 	w.committed = true
 	if err := w.rs.commit(w.ResponseWriter.Header()); err != nil {
@@ -30,17 +33,28 @@ func (w *responseWriter) commitOnce() bool {
 }
 
 // fail logs err and answers with the error handler instead of the handler's
-// response.
+// response, starting from the header as it was before the handler ran.
 func (w *responseWriter) fail(err error) {
-	w.failed = true
+	w.err = err
 	r := w.rs.r
 	w.rs.m.opts.Logger.ErrorContext(r.Context(), "atomicsession: sending session commands failed",
 		"method", r.Method, "path", r.URL.Path, "err", err)
+	h := w.ResponseWriter.Header()
+	clear(h)
+	maps.Copy(h, w.outer)
 	w.rs.m.opts.ErrorHandler(w.ResponseWriter, r, err)
 }
 
-// WriteHeader commits the session, then sends the header.
+// WriteHeader commits the session, then sends the header. A 1xx
+// informational header (but 101 Switching Protocols, which ends the
+// exchange) goes out without the commit.
 func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		if !w.committed {
+			w.ResponseWriter.WriteHeader(code)
+		}
+		return
+	}
 	if w.commitOnce() {
 		w.ResponseWriter.WriteHeader(code)
 	}
@@ -70,9 +84,13 @@ func (w *responseWriter) Flush() {
 }
 
 // Hijack commits the session, then hands over the connection. The cookie
-// cannot be sent on a hijacked connection; queued commands still are.
+// cannot be sent on a hijacked connection; queued commands still are. If
+// the commit failed, Hijack returns an error and keeps the connection,
+// which carries the error response.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	w.commitOnce()
+	if !w.commitOnce() {
+		return nil, nil, fmt.Errorf("middleware: no hijack: the session commit failed: %w", w.err)
+	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
@@ -83,15 +101,18 @@ func (w *responseWriter) Unwrap() http.ResponseWriter {
 
 // finish commits the session if the handler returned without writing, and
 // otherwise sends what the handler queued after the response started,
-// logging a failure: the status has gone out.
+// logging a failure: the status has gone out. After a failed commit it
+// does nothing: one failure makes one store error and one log line.
 func (w *responseWriter) finish() {
-	if !w.committed {
+	switch {
+	case !w.committed:
 		w.commitOnce()
-		return
-	}
-	if err := w.rs.flushLate(); err != nil {
-		r := w.rs.r
-		w.rs.m.opts.Logger.ErrorContext(r.Context(), "atomicsession: sending session commands after the response started failed",
-			"method", r.Method, "path", r.URL.Path, "err", err)
+	case w.err != nil:
+	default:
+		if err := w.rs.flushLate(); err != nil {
+			r := w.rs.r
+			w.rs.m.opts.Logger.ErrorContext(r.Context(), "atomicsession: sending session commands after the response started failed",
+				"method", r.Method, "path", r.URL.Path, "err", err)
+		}
 	}
 }

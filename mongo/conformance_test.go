@@ -32,5 +32,6 @@ func TestConformance(t *testing.T) {
 func ferretSkips() []sessiontest.Option {
 	return []sessiontest.Option{
 		sessiontest.WithoutNestedArrays("FerretDB 1.x refuses nested arrays (BadValue: nested arrays are not supported)"),
+		sessiontest.Skip("UserIndex/NoScan", "FerretDB 1.x with SQLite pushes down no filter beyond _id: the _user index is created but listing a user's sessions scans the collection (TestUserQueriesUseTheIndex prints the explain); on MongoDB the index serves it"),
 	}
 }

@@ -91,3 +91,11 @@ func isNotImplemented(err error) bool {
 	var se driver.ServerError
 	return errors.As(err, &se) && (se.HasErrorCode(codeNotImplemented) || se.HasErrorCode(codeCommandNotSupported))
 }
+
+// isProjectionNotImplemented reports whether the server answered that its
+// findAndModify does not take a projection ("fields"), as FerretDB 1.x
+// does.
+func isProjectionNotImplemented(err error) bool {
+	var se driver.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(codeNotImplemented) && strings.Contains(err.Error(), `"fields"`)
+}

@@ -20,26 +20,44 @@ import (
 // Sweep periodically or make the store with WithSweepInterval.
 var ErrNoTTLIndex = errors.New("the server does not support TTL indexes (expireAfterSeconds): expired sessions stay stored until swept; use Sweep or WithSweepInterval")
 
-// EnsureIndex creates the TTL index {expires: 1} with expireAfterSeconds 0,
-// with which MongoDB deletes each session shortly after its expires time.
-// If the index exists then EnsureIndex does nothing and returns nil; if an
-// index on expires exists with other options then the server's error is
-// returned. If the server lacks TTL indexes then the error wraps
-// ErrNoTTLIndex. Call it once at startup.
+// UserIndexName is the name of the index EnsureIndex creates on the _user
+// field (session.FieldUserID), which UserSessions and DeleteUserSessions
+// use.
+const UserIndexName = "_user_1"
+
+// EnsureIndex creates the store's two indexes. The first is {_user: 1}
+// (named UserIndexName, sparse: only sessions bound to a user are in it),
+// which makes UserSessions and DeleteUserSessions cost time in the number
+// of that user's sessions. The second is the TTL index {expires: 1} with
+// expireAfterSeconds 0, with which MongoDB deletes each session shortly
+// after its expires time.
+//
+// An index that exists already is left as it is and is no error; an index
+// on the same field with other options gives the server's error. If the
+// server lacks TTL indexes then the user index is still created and the
+// error wraps ErrNoTTLIndex. Call it once at startup.
 func (s *Store) EnsureIndex(ctx context.Context) error {
 	coll, err := s.collection()
 	if err != nil {
-		return fmt.Errorf("ensure TTL index: %w", err)
+		return fmt.Errorf("ensure indexes: %w", err)
 	}
-	model := driver.IndexModel{
+	where := coll.Database().Name() + "." + coll.Name()
+	users := driver.IndexModel{
+		Keys:    bson.D{{Key: session.FieldUserID, Value: 1}},
+		Options: options.Index().SetName(UserIndexName).SetSparse(true),
+	}
+	if _, err := coll.Indexes().CreateOne(ctx, users); err != nil {
+		return fmt.Errorf("ensure user index on %s: %w", where, mapError(ctx, err))
+	}
+	ttl := driver.IndexModel{
 		Keys:    bson.D{{Key: session.FieldExpires, Value: 1}},
 		Options: options.Index().SetExpireAfterSeconds(0),
 	}
-	if _, err := coll.Indexes().CreateOne(ctx, model); err != nil {
+	if _, err := coll.Indexes().CreateOne(ctx, ttl); err != nil {
 		if isNotImplemented(err) {
-			return fmt.Errorf("ensure TTL index on %s.%s: %w: %w", coll.Database().Name(), coll.Name(), ErrNoTTLIndex, err)
+			return fmt.Errorf("ensure TTL index on %s: %w: %w", where, ErrNoTTLIndex, err)
 		}
-		return fmt.Errorf("ensure TTL index on %s.%s: %w", coll.Database().Name(), coll.Name(), mapError(ctx, err))
+		return fmt.Errorf("ensure TTL index on %s: %w", where, mapError(ctx, err))
 	}
 	return nil
 }

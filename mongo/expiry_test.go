@@ -12,6 +12,7 @@ import (
 
 	"github.com/atomicsession/atomicsession/internal/testenv"
 	"github.com/atomicsession/atomicsession/mongo"
+	"github.com/atomicsession/atomicsession/session"
 )
 
 func TestEnsureIndexCreatesTTLIndex(t *testing.T) {
@@ -79,7 +80,7 @@ func TestSweepDeletesOnlyExpired(t *testing.T) {
 	for range 2 {
 		m := f.meta()
 		m.Expires = short.Expires
-		if _, err := f.store.Create(context.Background(), m, nil); err != nil {
+		if _, err := f.store.Create(context.Background(), m, session.Update{}); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
 	}
@@ -95,7 +96,7 @@ func TestSweepDeletesOnlyExpired(t *testing.T) {
 	if c := f.count(t); c != 1 {
 		t.Fatalf("%d documents left, want 1", c)
 	}
-	if _, err := f.store.Load(context.Background(), live.ID); err != nil {
+	if _, err := f.store.Load(context.Background(), live.ID, nil); err != nil {
 		t.Fatalf("Load of the live session after Sweep: %v", err)
 	}
 }
@@ -107,7 +108,7 @@ func TestBackgroundSweeperRunsUntilClose(t *testing.T) {
 	clk := newClock()
 	store := mongo.NewStore(coll, mongo.WithClock(clk.Now), mongo.WithSweepInterval(5*time.Millisecond))
 	m := (&fixture{clock: clk}).meta()
-	if _, err := store.Create(context.Background(), m, nil); err != nil {
+	if _, err := store.Create(context.Background(), m, session.Update{}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	clk.Advance(2 * time.Hour)
@@ -126,7 +127,7 @@ func TestBackgroundSweeperRunsUntilClose(t *testing.T) {
 	m2 := m
 	m2.ID = m.ID + "-2"
 	m2.Expires = clk.Now().Add(time.Hour)
-	if _, err := store.Create(context.Background(), m2, nil); err != nil {
+	if _, err := store.Create(context.Background(), m2, session.Update{}); err != nil {
 		t.Fatalf("Create after Close: %v", err)
 	}
 }

@@ -39,12 +39,15 @@ func TestStoreDownIsUnavailable(t *testing.T) {
 	store := mongo.NewStore(client.Database("down").Collection("sessions"))
 	defer store.Close()
 	ctx := context.Background()
-	m := session.Meta{ID: "id", Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now(), Secret: "s"}
+	m := session.Meta{ID: "id", Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now()}
 	calls := map[string]func() error{
-		"Load":   func() error { _, err := store.Load(ctx, "id"); return err },
-		"Create": func() error { _, err := store.Create(ctx, m, []session.Command{set("a", int64(1))}); return err },
+		"Load": func() error { _, err := store.Load(ctx, "id", nil); return err },
+		"Create": func() error {
+			_, err := store.Create(ctx, m, session.Update{Commands: []session.Command{set("a", int64(1))}})
+			return err
+		},
 		"Apply": func() error {
-			_, err := store.Apply(ctx, "id", m.Expires, []session.Command{set("a", int64(1))})
+			_, err := store.Apply(ctx, "id", upd(m.Expires, set("a", int64(1))))
 			return err
 		},
 		"Delete": func() error { return store.Delete(ctx, "id") },
@@ -67,10 +70,10 @@ func TestContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	calls := map[string]func() error{
-		"Load":   func() error { _, err := f.store.Load(ctx, m.ID); return err },
-		"Create": func() error { _, err := f.store.Create(ctx, f.meta(), nil); return err },
+		"Load":   func() error { _, err := f.store.Load(ctx, m.ID, nil); return err },
+		"Create": func() error { _, err := f.store.Create(ctx, f.meta(), session.Update{}); return err },
 		"Apply": func() error {
-			_, err := f.store.Apply(ctx, m.ID, m.Expires, []session.Command{set("k", "w")})
+			_, err := f.store.Apply(ctx, m.ID, upd(m.Expires, set("k", "w")))
 			return err
 		},
 		"Delete": func() error { return f.store.Delete(ctx, m.ID) },
@@ -81,7 +84,7 @@ func TestContextCancelled(t *testing.T) {
 			t.Errorf("%s with a cancelled context: err = %v, want context.Canceled", name, err)
 		}
 	}
-	doc, err := f.store.Load(context.Background(), m.ID)
+	doc, err := f.store.Load(context.Background(), m.ID, nil)
 	if err != nil || doc["k"] != "v" {
 		t.Fatalf("session after cancelled calls: %v, %v; want it unchanged", doc, err)
 	}
@@ -91,7 +94,7 @@ func TestDeadlineExceeded(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
-	if _, err := f.store.Load(ctx, "id"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := f.store.Load(ctx, "id", nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Load past its deadline: err = %v, want context.DeadlineExceeded", err)
 	}
 }

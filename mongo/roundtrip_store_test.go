@@ -22,12 +22,12 @@ func TestOneKeySetOn64KBSessionSendsLittle(t *testing.T) {
 	}
 	m, _ := f.create(t, cmds...)
 	f.rec.reset()
-	doc, err := f.store.Apply(context.Background(), m.ID, m.Expires, []session.Command{set("msg", "hi")})
+	doc, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, set("msg", "hi")))
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	if doc["msg"] != "hi" || doc["k63"] != chunk {
-		t.Fatalf("Apply returned the wrong document")
+	if _, ok := doc["k63"]; doc["msg"] != "hi" || ok {
+		t.Fatalf("Apply returned %v, want msg and no other key", doc.User())
 	}
 	sent := f.rec.take()
 	if len(sent) != 1 {
@@ -43,7 +43,7 @@ func TestLoadIsOneRoundTrip(t *testing.T) {
 	f := newFixture(t)
 	m, _ := f.create(t, set("k", "v"))
 	f.rec.reset()
-	if _, err := f.store.Load(context.Background(), m.ID); err != nil {
+	if _, err := f.store.Load(context.Background(), m.ID, nil); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	if sent := f.rec.take(); len(sent) != 1 || sent[0].name != "find" {
@@ -61,7 +61,7 @@ func TestConcurrentIncAcrossConnections(t *testing.T) {
 	defer store.Close()
 	f := &fixture{clock: newClock()}
 	m := f.meta()
-	if _, err := store.Create(context.Background(), m, nil); err != nil {
+	if _, err := store.Create(context.Background(), m, session.Update{}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	const workers, each = 8, 25
@@ -72,7 +72,7 @@ func TestConcurrentIncAcrossConnections(t *testing.T) {
 			defer wg.Done()
 			for range each {
 				cmds := []session.Command{inc("n", int64(1)), push("log", "x")}
-				if _, err := store.Apply(context.Background(), m.ID, m.Expires, cmds); err != nil {
+				if _, err := store.Apply(context.Background(), m.ID, upd(m.Expires, cmds...)); err != nil {
 					t.Errorf("Apply: %v", err)
 					return
 				}
@@ -80,7 +80,7 @@ func TestConcurrentIncAcrossConnections(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	doc, err := store.Load(context.Background(), m.ID)
+	doc, err := store.Load(context.Background(), m.ID, nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

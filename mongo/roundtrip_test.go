@@ -131,7 +131,7 @@ func TestRoundTripsPerRequest(t *testing.T) {
 
 	_, cmds = a.get(t, "/four")
 	expectTrips(t, "a read, then four non-overlapping commands issued together", cmds, 2)
-	doc, err := a.f.store.Load(t.Context(), a.sessionID(t))
+	doc, err := a.f.store.Load(t.Context(), a.sessionID(t), nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -140,10 +140,15 @@ func TestRoundTripsPerRequest(t *testing.T) {
 	}
 }
 
-func TestNewVisitorOpeningSessionIsOneRoundTrip(t *testing.T) {
+// TestNewVisitorWhoOnlyReadsCostsNothing: a new session that no command
+// touches is never stored (DESIGN.md's round-trip table: 0).
+func TestNewVisitorWhoOnlyReadsCostsNothing(t *testing.T) {
 	a := newApp(t)
 	_, cmds := a.get(t, "/open")
-	expectTrips(t, "a new visitor whose session is created without commands", cmds, 1)
+	expectTrips(t, "a new visitor who only reads", cmds, 0)
+	if n := a.f.count(t); n != 0 {
+		t.Fatalf("a new visitor who only reads stored %d sessions, want 0", n)
+	}
 }
 
 func TestOneKeyCommandOn64KBSessionOverHTTP(t *testing.T) {

@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -25,12 +26,20 @@ var ErrCollectionNotSet = fmt.Errorf("mongo store: collection not set: %w", sess
 // level, expires and created as BSON dates, maxAge as int64 milliseconds.
 //
 // Each batch of commands is one findAndModify command (one round trip) that
-// matches only a live session and returns the document after the update.
+// matches only a live session and returns, through a projection, the
+// reserved fields and the top-level keys the batch touched: never the
+// whole document unless asked (session.Update.FetchAll).
 // A Store is safe for concurrent use. Make one with NewStore; a zero Store
 // behaves as NewStore(nil).
 type Store struct {
-	coll   atomic.Pointer[driver.Collection]
-	now    func() time.Time
+	coll atomic.Pointer[driver.Collection]
+	now  func() time.Time
+
+	// noFields is set once the server has answered that findAndModify
+	// does not take a projection (FerretDB 1.x): the store then asks for
+	// the whole document and keeps only the result's keys itself.
+	noFields atomic.Bool
+
 	logger *slog.Logger
 
 	sweepEvery time.Duration
@@ -39,7 +48,10 @@ type Store struct {
 	closeOnce  sync.Once
 }
 
-var _ session.Store = (*Store)(nil)
+var (
+	_ session.Store     = (*Store)(nil)
+	_ session.UserIndex = (*Store)(nil)
+)
 
 // NewStore returns a Store on coll. coll may be nil, to be set later by
 // SetCollection; until then every request fails with an error wrapping
@@ -96,23 +108,32 @@ func (s *Store) live(id string) bson.D {
 	}
 }
 
-// Load returns the live session id. If the session does not exist or has
-// expired (whether or not it was removed yet) then Load returns an error
-// wrapping session.ErrNotFound.
+// Load returns the reserved fields of the live session id and its
+// top-level keys named in keys, or the whole document when keys is nil.
+// A named key the session does not hold, and a name that cannot be a
+// top-level key (a dotted path, a reserved field), is absent from the
+// result. If the session does not exist or has expired (whether or not it
+// was removed yet) then Load returns an error wrapping
+// session.ErrNotFound.
 //
-// Load finds the document by _id alone and checks expires itself: a read
-// cannot resurrect anything, and FerretDB 1.x answers a filter on _id from
-// its primary key but scans the collection for any other.
-func (s *Store) Load(ctx context.Context, id string) (session.Doc, error) {
+// Load is one find by _id with a projection of the reserved fields and
+// keys, and checks expires itself: a read cannot resurrect anything, and
+// FerretDB 1.x answers a filter on _id from its primary key but scans the
+// collection for any other.
+func (s *Store) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	coll, err := s.collection()
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, err)
 	}
-	raw, err := coll.FindOne(ctx, bson.D{{Key: session.FieldID, Value: id}}).Raw()
+	opts := options.FindOne()
+	if keys != nil {
+		opts.SetProjection(projection(keys))
+	}
+	raw, err := coll.FindOne(ctx, bson.D{{Key: session.FieldID, Value: id}}, opts).Raw()
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, mapError(ctx, err))
 	}
-	doc, err := decodeDoc(raw)
+	doc, err := decodeDoc(raw, nil)
 	if err != nil {
 		return nil, fmt.Errorf("load session %s: %w", id, err)
 	}
@@ -122,17 +143,29 @@ func (s *Store) Load(ctx context.Context, id string) (session.Doc, error) {
 	return doc, nil
 }
 
-// Create inserts session m.ID with the reserved fields of m and applies
-// cmds to it, in one findAndModify command (an upsert that no existing
-// document can match). If a document with id m.ID exists, live or expired,
-// then Create returns an error wrapping session.ErrConflict and changes
-// nothing.
-func (s *Store) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
+// Create inserts session m.ID with the reserved fields of m (u.MaxAge and
+// u.Label replace m's when set) and applies u's commands to it, in one
+// findAndModify command: an upsert that no existing document can match,
+// returning the result session.Update describes through a projection. If
+// a document with id m.ID exists, live or expired, then Create returns an
+// error wrapping session.ErrConflict and changes nothing. If a command does
+// not apply then nothing is stored and the error wraps
+// session.ErrTypeMismatch.
+func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
 	coll, err := s.collection()
 	if err != nil {
 		return nil, fmt.Errorf("create session %s: %w", m.ID, err)
 	}
-	update, err := buildUpdate(cmds, bson.E{Key: "$setOnInsert", Value: metaFields(m)})
+	if m.ID == "" {
+		return nil, fmt.Errorf("create session: empty id: %w", session.ErrInvalidValue)
+	}
+	if u.MaxAge > 0 {
+		m.MaxAge = u.MaxAge
+	}
+	if u.Label != "" {
+		m.Label = u.Label
+	}
+	update, err := buildUpdate(u.Commands, bson.E{Key: "$setOnInsert", Value: metaFields(m)})
 	if err != nil {
 		return nil, fmt.Errorf("create session %s: %w", m.ID, err)
 	}
@@ -142,50 +175,144 @@ func (s *Store) Create(ctx context.Context, m session.Meta, cmds []session.Comma
 		{Key: session.FieldID, Value: m.ID},
 		{Key: session.FieldCreated, Value: bson.D{{Key: "$exists", Value: false}}},
 	}
+	// A new session has no value before: the result of a Take is the key's
+	// absence, which the document after shows as well (no other command
+	// touches the key of a Take).
 	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
-	raw, err := coll.FindOneAndUpdate(ctx, filter, update, opts).Raw()
+	raw, doc, err := s.findAndModify(ctx, coll, filter, update, opts, u)
 	if err != nil {
 		if driver.IsDuplicateKeyError(err) {
 			return nil, fmt.Errorf("create session %s: id exists: %w: %w", m.ID, session.ErrConflict, err)
 		}
-		return nil, fmt.Errorf("create session %s: %w", m.ID, mapError(ctx, err))
+		return nil, fmt.Errorf("create session %s with %s: %w", m.ID, describe(u.Commands), commandError(u.Commands, mapError(ctx, err)))
 	}
-	doc, err := decodeDoc(raw)
-	if err != nil {
+	if err := s.trimSlices(ctx, coll, m.ID, u.Commands, raw, doc); err != nil {
 		return nil, fmt.Errorf("create session %s: %w", m.ID, err)
 	}
 	return doc, nil
 }
 
-// Apply applies cmds to the live session id and sets its expires field, in
-// one findAndModify command that returns the document after. If no live
-// session id exists then Apply returns an error wrapping
+// Apply applies u to the live session id in one findAndModify command that
+// also sets expires (and maxAge and _label when u sets them), and returns
+// the result session.Update describes through a projection of the
+// reserved fields and the touched and fetched keys (no projection for
+// FetchAll). An Update with an OpTake command asks for the document
+// before the step instead, which holds the Take's value before, and
+// computes the other touched keys after the step from it with
+// session.ApplyCommands, the reference semantics the server's operators
+// follow; the reserved fields are the ones the step wrote.
+//
+// If no live session id exists then Apply returns an error wrapping
 // session.ErrNotFound and creates nothing (it never upserts). If an
 // operator does not apply to the stored value then the server rejects the
-// whole update and Apply returns an error wrapping session.ErrTypeMismatch.
-func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
+// whole update and Apply returns an error wrapping session.ErrTypeMismatch
+// (a *session.CommandError when the Update has one command: MongoDB does
+// not say which command of several failed).
+func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	coll, err := s.collection()
 	if err != nil {
 		return nil, fmt.Errorf("apply to session %s: %w", id, err)
 	}
-	update, err := buildUpdate(cmds, bson.E{Key: "$set", Value: bson.D{{Key: session.FieldExpires, Value: expires}}})
+	expires := storeTime(u.Expires)
+	fields := bson.D{{Key: session.FieldExpires, Value: expires}}
+	if u.MaxAge > 0 {
+		fields = append(fields, bson.E{Key: session.FieldMaxAge, Value: u.MaxAge.Milliseconds()})
+	}
+	if u.Label != "" {
+		fields = append(fields, bson.E{Key: session.FieldLabel, Value: u.Label})
+	}
+	update, err := buildUpdate(u.Commands, bson.E{Key: "$set", Value: fields})
 	if err != nil {
 		return nil, fmt.Errorf("apply to session %s: %w", id, err)
 	}
+	take := hasTake(u.Commands)
 	opts := options.FindOneAndUpdate().SetReturnDocument(options.After)
-	raw, err := coll.FindOneAndUpdate(ctx, s.live(id), update, opts).Raw()
-	if err != nil {
-		return nil, fmt.Errorf("apply %s to session %s: %w", describe(cmds), id, mapError(ctx, err))
+	if take {
+		opts.SetReturnDocument(options.Before)
 	}
-	doc, err := decodeDoc(raw)
+	raw, doc, err := s.findAndModify(ctx, coll, s.live(id), update, opts, u)
 	if err != nil {
+		return nil, fmt.Errorf("apply %s to session %s: %w", describe(u.Commands), id, commandError(u.Commands, mapError(ctx, err)))
+	}
+	if take {
+		doc, err = s.takeResult(ctx, coll, id, u, doc)
+		if err != nil {
+			return nil, fmt.Errorf("apply %s to session %s: %w", describe(u.Commands), id, err)
+		}
+		for _, f := range fields {
+			doc[f.Key] = f.Value
+		}
+		// The document before does not show whether the server applied
+		// $slice: trimSlices reads the arrays of PushLast commands, if
+		// any (a round trip more, for a batch the session never sends:
+		// it sends a Take alone).
+		raw = nil
+	}
+	if err := s.trimSlices(ctx, coll, id, u.Commands, raw, doc); err != nil {
 		return nil, fmt.Errorf("apply to session %s: %w", id, err)
 	}
 	return doc, nil
 }
 
-// Delete removes session id, live or expired. If the session does not
-// exist then Delete is a no-op and returns nil.
+// takeResult returns the result of u, an Update with an OpTake command,
+// from before, the touched and fetched keys before the step. Takes give
+// their keys' values before; the other commands' keys are computed after
+// the step with session.ApplyCommands. If the reference semantics refuse
+// what the server applied (they should not), the keys after are read
+// again instead, in a second round trip that may see later writes too.
+func (s *Store) takeResult(ctx context.Context, coll *driver.Collection, id string, u session.Update, before session.Doc) (session.Doc, error) {
+	after, err := session.ApplyCommands(before, u.Commands)
+	if err != nil {
+		opts := options.FindOne()
+		if p := resultProjection(u); p != nil {
+			opts.SetProjection(p)
+		}
+		raw, err := coll.FindOne(ctx, bson.D{{Key: session.FieldID, Value: id}}, opts).Raw()
+		if err != nil {
+			return nil, fmt.Errorf("read the keys after the update: %w", mapError(ctx, err))
+		}
+		if after, err = decodeDoc(raw, resultProjection(u)); err != nil {
+			return nil, err
+		}
+	}
+	return u.Result(before, after), nil
+}
+
+// findAndModify runs one findAndModify command with the projection of u's
+// result, and returns the document it returns, raw and decoded. On a
+// server whose findAndModify takes no projection (FerretDB 1.x answers
+// NotImplemented, having changed nothing), it sends the command again
+// without one, and from then on always without, and keeps only the
+// result's keys itself: the result is the same, but the whole document
+// crosses the wire.
+//
+// Errors are the driver's, for the caller to map; a document that does
+// not decode is an error wrapping session.ErrInvalidValue.
+func (s *Store) findAndModify(ctx context.Context, coll *driver.Collection, filter, update bson.D, opts *options.FindOneAndUpdateOptionsBuilder, u session.Update) (bson.Raw, session.Doc, error) {
+	p := resultProjection(u)
+	if p != nil && !s.noFields.Load() {
+		raw, err := coll.FindOneAndUpdate(ctx, filter, update, opts.SetProjection(p)).Raw()
+		if err == nil {
+			doc, err := decodeDoc(raw, nil)
+			return raw, doc, err
+		}
+		if !isProjectionNotImplemented(err) {
+			return nil, nil, err
+		}
+		s.noFields.Store(true)
+		opts.SetProjection(nil)
+	}
+	raw, err := coll.FindOneAndUpdate(ctx, filter, update, opts).Raw()
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := decodeDoc(raw, p)
+	return raw, doc, err
+}
+
+// Delete removes session id, live or expired, and so its entry in the user
+// index (the index is on the document's _user field). If the session does
+// not exist then Delete is a no-op and returns nil.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	coll, err := s.collection()
 	if err != nil {
@@ -197,13 +324,47 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// metaFields returns the reserved fields of m as stored, _id aside (the
+// upsert takes it from the filter): _user and _label only when set.
 func metaFields(m session.Meta) bson.D {
-	return bson.D{
-		{Key: session.FieldExpires, Value: m.Expires},
+	d := bson.D{
+		{Key: session.FieldExpires, Value: storeTime(m.Expires)},
 		{Key: session.FieldMaxAge, Value: m.MaxAge.Milliseconds()},
-		{Key: session.FieldCreated, Value: m.Created},
-		{Key: session.FieldSecret, Value: m.Secret},
+		{Key: session.FieldCreated, Value: storeTime(m.Created)},
 	}
+	if m.UserID != "" {
+		d = append(d, bson.E{Key: session.FieldUserID, Value: m.UserID})
+	}
+	if m.Label != "" {
+		d = append(d, bson.E{Key: session.FieldLabel, Value: m.Label})
+	}
+	return d
+}
+
+// storeTime returns t as a BSON date holds it: UTC, millisecond precision.
+func storeTime(t time.Time) time.Time {
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+// hasTake reports whether cmds hold an OpTake command.
+func hasTake(cmds []session.Command) bool {
+	for _, c := range cmds {
+		if c.Op == session.OpTake {
+			return true
+		}
+	}
+	return false
+}
+
+// commandError makes err, the error of an update of cmds, a
+// *session.CommandError when there is one command and the stored value
+// refused it: MongoDB does not say which of several commands failed, so
+// for more the session finds it itself.
+func commandError(cmds []session.Command, err error) error {
+	if len(cmds) == 1 && errors.Is(err, session.ErrTypeMismatch) {
+		return &session.CommandError{Index: 0, Err: err}
+	}
+	return err
 }
 
 // describe names the commands of a batch for error messages, without values.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +23,7 @@ func TestCreateStoresReservedFields(t *testing.T) {
 	if !reflect.DeepEqual(doc, want) {
 		t.Fatalf("Create returned %#v, want %#v", doc, want)
 	}
-	loaded, err := f.store.Load(context.Background(), m.ID)
+	loaded, err := f.store.Load(context.Background(), m.ID, nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -69,12 +70,12 @@ func TestCreateExistingIDConflicts(t *testing.T) {
 	for _, cmds := range [][]session.Command{nil, {set("owner", "second"), set("extra", true)}} {
 		m2 := f.meta()
 		m2.ID = m.ID
-		_, err := f.store.Create(context.Background(), m2, cmds)
+		_, err := f.store.Create(context.Background(), m2, session.Update{Commands: cmds})
 		if !errors.Is(err, session.ErrConflict) {
 			t.Fatalf("Create of an existing id with %d commands: err = %v, want ErrConflict", len(cmds), err)
 		}
 	}
-	after, err := f.store.Load(context.Background(), m.ID)
+	after, err := f.store.Load(context.Background(), m.ID, nil)
 	if err != nil || !reflect.DeepEqual(after, before) {
 		t.Fatalf("after conflicting Creates: %#v, %v; want it unchanged: %#v", after, err, before)
 	}
@@ -86,7 +87,7 @@ func TestCreateExpiredIDConflicts(t *testing.T) {
 	f.clock.Advance(2 * time.Hour)
 	m2 := f.meta()
 	m2.ID = m.ID
-	if _, err := f.store.Create(context.Background(), m2, []session.Command{set("a", int64(1))}); !errors.Is(err, session.ErrConflict) {
+	if _, err := f.store.Create(context.Background(), m2, session.Update{Commands: []session.Command{set("a", int64(1))}}); !errors.Is(err, session.ErrConflict) {
 		t.Fatalf("Create over an expired, unswept session: err = %v, want ErrConflict", err)
 	}
 	if raw := f.raw(t, m.ID); raw["a"] != nil {
@@ -104,7 +105,7 @@ func TestCreateRaceOneWins(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = f.store.Create(context.Background(), m, []session.Command{set("winner", int64(i))})
+			_, errs[i] = f.store.Create(context.Background(), m, session.Update{Commands: []session.Command{set("winner", int64(i))}})
 		}()
 	}
 	wg.Wait()
@@ -167,7 +168,7 @@ func TestApplyOperators(t *testing.T) {
 			m, _ := f.create(t, initial...)
 			expires := f.clock.Now().Add(2 * time.Hour)
 			f.rec.reset()
-			doc, err := f.store.Apply(context.Background(), m.ID, expires, []session.Command{tc.cmd})
+			doc, err := f.store.Apply(context.Background(), m.ID, upd(expires, tc.cmd))
 			if err != nil {
 				t.Fatalf("Apply(%s): %v", tc.cmd, err)
 			}
@@ -189,9 +190,15 @@ func TestApplyOperators(t *testing.T) {
 					t.Errorf("rename kept its source: %#v", doc)
 				}
 			}
-			loaded, err := f.store.Load(context.Background(), m.ID)
+			touched := session.TouchedKeys([]session.Command{tc.cmd})
+			for k := range doc.User() {
+				if !slices.Contains(touched, k) {
+					t.Errorf("Apply(%s) returned untouched key %q", tc.cmd, k)
+				}
+			}
+			loaded, err := f.store.Load(context.Background(), m.ID, touched)
 			if err != nil || !reflect.DeepEqual(loaded, doc) {
-				t.Fatalf("Load after Apply = %#v, %v; want what Apply returned: %#v", loaded, err, doc)
+				t.Fatalf("Load(%q) after Apply = %#v, %v; want what Apply returned: %#v", touched, loaded, err, doc)
 			}
 		})
 	}
@@ -199,13 +206,13 @@ func TestApplyOperators(t *testing.T) {
 
 func TestApplyBatchIsOneRoundTrip(t *testing.T) {
 	f := newFixture(t)
-	m, _ := f.create(t, set("arr", []any{int64(1), int64(2)}), set("arr2", []any{int64(1), int64(2)}), set("old", int64(7)), set("gone", true))
+	m, _ := f.create(t, set("arr", []any{int64(1), int64(2)}), set("arr2", []any{int64(1), int64(2)}), set("old", int64(7)), set("gone", true), set("untouched", "not returned"))
 	batch := []session.Command{
 		set("a", "x"), inc("n", int64(1)), push("arr", int64(3)), pull("arr2", int64(1)),
 		unset("gone"), rename("old", "new"), addToSet("tags", "t"),
 	}
 	f.rec.reset()
-	doc, err := f.store.Apply(context.Background(), m.ID, m.Expires, batch)
+	doc, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, batch...))
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
@@ -227,15 +234,18 @@ func TestApplyBatchIsOneRoundTrip(t *testing.T) {
 
 func TestApplyTouchMovesExpiresOnly(t *testing.T) {
 	f := newFixture(t)
-	m, before := f.create(t, set("k", "v"))
+	m, _ := f.create(t, set("k", "v"))
 	later := m.Expires.Add(30 * time.Minute)
-	doc, err := f.store.Apply(context.Background(), m.ID, later, nil)
+	doc, err := f.store.Apply(context.Background(), m.ID, upd(later))
 	if err != nil {
 		t.Fatalf("Apply with no commands: %v", err)
 	}
-	before["expires"] = later
-	if !reflect.DeepEqual(doc, before) {
-		t.Fatalf("touch returned %#v, want %#v", doc, before)
+	m.Expires = later
+	if want := m.Doc(); !reflect.DeepEqual(doc, want) {
+		t.Fatalf("touch returned %#v, want the reserved fields only: %#v", doc, want)
+	}
+	if loaded, err := f.store.Load(context.Background(), m.ID, nil); err != nil || loaded["k"] != "v" || !loaded["expires"].(time.Time).Equal(later) {
+		t.Fatalf("Load after touch = %#v, %v", loaded, err)
 	}
 }
 
@@ -257,11 +267,11 @@ func TestApplyTypeMismatchChangesNothing(t *testing.T) {
 		t.Run(c.String(), func(t *testing.T) {
 			later := m.Expires.Add(time.Hour)
 			// The failing command goes with a good one: neither may apply.
-			_, err := f.store.Apply(context.Background(), m.ID, later, []session.Command{set("other", true), c})
+			_, err := f.store.Apply(context.Background(), m.ID, upd(later, set("other", true), c))
 			if !errors.Is(err, session.ErrTypeMismatch) {
 				t.Fatalf("Apply(%s): err = %v, want ErrTypeMismatch", c, err)
 			}
-			after, err := f.store.Load(context.Background(), m.ID)
+			after, err := f.store.Load(context.Background(), m.ID, nil)
 			if err != nil || !reflect.DeepEqual(after, before) {
 				t.Fatalf("after failed %s: %#v, %v; want unchanged %#v", c, after, err, before)
 			}
@@ -274,7 +284,7 @@ func TestApplyOverlappingPathsConflict(t *testing.T) {
 	// does, the server refuses and the store says ErrConflict.
 	f := newFixture(t)
 	m, _ := f.create(t)
-	_, err := f.store.Apply(context.Background(), m.ID, m.Expires, []session.Command{set("a", int64(1)), set("a.b", int64(2))})
+	_, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, set("a", int64(1)), set("a.b", int64(2))))
 	if !errors.Is(err, session.ErrConflict) {
 		t.Fatalf("Apply of overlapping paths: err = %v, want ErrConflict", err)
 	}
@@ -286,11 +296,11 @@ func TestApplyNeverUpsertsDeletedSession(t *testing.T) {
 	if err := f.store.Delete(context.Background(), m.ID); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	_, err := f.store.Apply(context.Background(), m.ID, m.Expires, []session.Command{set("k", "again")})
+	_, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, set("k", "again")))
 	if !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Apply on a deleted session: err = %v, want ErrNotFound", err)
 	}
-	if _, err := f.store.Apply(context.Background(), m.ID, m.Expires, nil); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires)); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("touch of a deleted session: err = %v, want ErrNotFound", err)
 	}
 	if n := f.count(t); n != 0 {
@@ -302,10 +312,10 @@ func TestExpiredSessionNeverReturned(t *testing.T) {
 	f := newFixture(t)
 	m, before := f.create(t, set("k", "v"))
 	f.clock.Advance(time.Hour) // expires == now: expired
-	if _, err := f.store.Load(context.Background(), m.ID); !errors.Is(err, session.ErrNotFound) {
+	if _, err := f.store.Load(context.Background(), m.ID, nil); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Load of an expired session: err = %v, want ErrNotFound", err)
 	}
-	_, err := f.store.Apply(context.Background(), m.ID, f.clock.Now().Add(time.Hour), []session.Command{set("k", "w")})
+	_, err := f.store.Apply(context.Background(), m.ID, upd(f.clock.Now().Add(time.Hour), set("k", "w")))
 	if !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Apply on an expired session: err = %v, want ErrNotFound", err)
 	}
@@ -327,7 +337,7 @@ func TestDeleteMissingIsNoOp(t *testing.T) {
 
 func TestLoadMissing(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.store.Load(context.Background(), "no-such-session")
+	_, err := f.store.Load(context.Background(), "no-such-session", nil)
 	if !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Load of a missing session: err = %v, want ErrNotFound", err)
 	}
@@ -339,11 +349,11 @@ func TestCollectionNotSet(t *testing.T) {
 	store := mongo.NewStore(nil)
 	defer store.Close()
 	ctx := context.Background()
-	m := session.Meta{ID: "id", Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now(), Secret: "s"}
+	m := session.Meta{ID: "id", Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now()}
 	calls := map[string]func() error{
-		"Load":        func() error { _, err := store.Load(ctx, "id"); return err },
-		"Create":      func() error { _, err := store.Create(ctx, m, nil); return err },
-		"Apply":       func() error { _, err := store.Apply(ctx, "id", m.Expires, nil); return err },
+		"Load":        func() error { _, err := store.Load(ctx, "id", nil); return err },
+		"Create":      func() error { _, err := store.Create(ctx, m, session.Update{}); return err },
+		"Apply":       func() error { _, err := store.Apply(ctx, "id", upd(m.Expires)); return err },
 		"Delete":      func() error { return store.Delete(ctx, "id") },
 		"Sweep":       func() error { _, err := store.Sweep(ctx); return err },
 		"EnsureIndex": func() error { return store.EnsureIndex(ctx) },
@@ -359,10 +369,10 @@ func TestCollectionNotSet(t *testing.T) {
 	if store.Collection() != coll {
 		t.Fatalf("Collection() does not return the collection set")
 	}
-	if _, err := store.Create(ctx, m, []session.Command{set("late", true)}); err != nil {
+	if _, err := store.Create(ctx, m, session.Update{Commands: []session.Command{set("late", true)}}); err != nil {
 		t.Fatalf("Create after SetCollection: %v", err)
 	}
-	if doc, err := store.Load(ctx, "id"); err != nil || doc["late"] != true {
+	if doc, err := store.Load(ctx, "id", nil); err != nil || doc["late"] != true {
 		t.Fatalf("Load after SetCollection: %v, %v", doc, err)
 	}
 }
@@ -375,7 +385,7 @@ func TestUnsupportedStoredValueIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatalf("write an ObjectID behind the store's back: %v", err)
 	}
-	_, err = f.store.Load(context.Background(), m.ID)
+	_, err = f.store.Load(context.Background(), m.ID, nil)
 	if !errors.Is(err, session.ErrInvalidValue) || !strings.Contains(err.Error(), `"oid"`) {
 		t.Fatalf("Load of a document holding an ObjectID: err = %v, want ErrInvalidValue naming the field", err)
 	}
@@ -383,13 +393,13 @@ func TestUnsupportedStoredValueIsAnError(t *testing.T) {
 
 func TestZeroStoreIsNewStoreNil(t *testing.T) {
 	var store mongo.Store
-	if _, err := store.Load(context.Background(), "id"); !errors.Is(err, mongo.ErrCollectionNotSet) {
+	if _, err := store.Load(context.Background(), "id", nil); !errors.Is(err, mongo.ErrCollectionNotSet) {
 		t.Fatalf("Load on a zero Store: err = %v, want ErrCollectionNotSet", err)
 	}
 	srv := testServer(t)
 	store.SetCollection(newCollection(t, connect(t, srv, nil, 0)))
 	m := (&fixture{clock: newClock()}).meta()
-	if _, err := store.Create(context.Background(), m, nil); err != nil {
+	if _, err := store.Create(context.Background(), m, session.Update{}); err != nil {
 		t.Fatalf("Create on a zero Store after SetCollection: %v", err)
 	}
 	if n, err := store.Sweep(context.Background()); err != nil || n != 0 {

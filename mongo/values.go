@@ -11,13 +11,26 @@ import (
 )
 
 // decodeDoc converts a session document read from the server to a
-// session.Doc of canonical values (see decodeValue).
-func decodeDoc(raw bson.Raw) (session.Doc, error) {
-	m, err := decodeMap(raw)
+// session.Doc of canonical values (see decodeValue). If only is not nil
+// then only the top-level fields that the projection only includes are
+// decoded; the others are left out.
+func decodeDoc(raw bson.Raw, only bson.D) (session.Doc, error) {
+	elems, err := raw.Elements()
 	if err != nil {
 		return nil, fmt.Errorf("decode session document: %w", err)
 	}
-	return session.Doc(m), nil
+	out := make(session.Doc, len(elems))
+	for _, e := range elems {
+		if only != nil && !projected(only, e.Key()) {
+			continue
+		}
+		v, err := decodeValue(e.Value())
+		if err != nil {
+			return nil, fmt.Errorf("decode session document: field %q: %w", e.Key(), err)
+		}
+		out[e.Key()] = v
+	}
+	return out, nil
 }
 
 func decodeMap(raw bson.Raw) (map[string]any, error) {

@@ -69,7 +69,7 @@ func TestNestedArraysOnFerretDBAreInvalidValues(t *testing.T) {
 		t.Skip("the server stores nested arrays; this case is for FerretDB 1.x")
 	}
 	m, _ := f.create(t)
-	_, err := f.store.Apply(context.Background(), m.ID, m.Expires, []session.Command{set("a", []any{[]any{}})})
+	_, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, set("a", []any{[]any{}})))
 	if !errors.Is(err, session.ErrInvalidValue) {
 		t.Fatalf("Apply of a nested array on FerretDB: err = %v, want ErrInvalidValue", err)
 	}
@@ -100,14 +100,14 @@ func testRoundTrip(t *testing.T, values map[string]any) {
 
 	m, created := f.create(t, cmds...)
 	check("Create", created)
-	loaded, err := f.store.Load(context.Background(), m.ID)
+	loaded, err := f.store.Load(context.Background(), m.ID, nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	check("Load after Create", loaded)
 
 	m2, _ := f.create(t)
-	applied, err := f.store.Apply(context.Background(), m2.ID, m2.Expires, cmds)
+	applied, err := f.store.Apply(context.Background(), m2.ID, upd(m2.Expires, cmds...))
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
@@ -117,7 +117,7 @@ func testRoundTrip(t *testing.T, values map[string]any) {
 func TestIncKeepsIntegerType(t *testing.T) {
 	f := newFixture(t)
 	m, _ := f.create(t, set("n", int64(1<<53-1)))
-	doc, err := f.store.Apply(context.Background(), m.ID, m.Expires, []session.Command{inc("n", int64(1))})
+	doc, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, inc("n", int64(1))))
 	if err != nil {
 		t.Fatalf("Apply: %v", err)
 	}

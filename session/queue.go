@@ -313,7 +313,7 @@ func (s *Session) run(work func()) {
 // The middleware calls Flush before the response's headers and answers
 // 5xx if it fails.
 func (s *Session) Flush(ctx context.Context) error {
-	if ctx.Done() == nil { // nothing could end the wait early: no goroutine
+	if ctx.Done() == nil && s.opts.Run == nil { // nothing could end the wait early: no goroutine
 		s.flushAll()
 		return s.report()
 	}

@@ -68,8 +68,8 @@ type Store interface {
 // not move the session.
 type Update struct {
 	// Commands are applied in order. Their paths never overlap (see
-	// Overlaps), an OpTake command is never batched with a command on the
-	// same top-level key, and Commands may be empty (Touch).
+	// Overlaps); an OpTake command is always the only command of its
+	// Update, which then has no Fetch; Commands may be empty (Touch).
 	Commands []Command
 
 	// Expires is the session's new expiry, for Apply. Create uses m.Expires.
@@ -81,7 +81,9 @@ type Update struct {
 	// Label, if not empty, is the session's new label (FieldLabel).
 	Label string
 
-	// Fetch names top-level keys to return as they are after the step.
+	// Fetch names top-level keys to return as they are after the step. A
+	// non-nil empty Fetch returns no user key (Load: the reserved fields
+	// only).
 	Fetch []string
 
 	// FetchAll returns every top-level key as it is after the step.

@@ -60,7 +60,7 @@ func checkMeta(t testing.TB, label string, doc session.Doc, want session.Meta) {
 		return
 	}
 	if got.ID != want.ID || !got.Expires.Equal(want.Expires) || !got.Created.Equal(want.Created) ||
-		got.MaxAge != want.MaxAge || got.Secret != want.Secret {
+		got.MaxAge != want.MaxAge || got.UserID != want.UserID || got.Label != want.Label {
 		t.Errorf("%s: reserved fields\n got %s\nwant %s", label, showMeta(got), showMeta(want))
 	}
 	if got.Expires.Location() != time.UTC || got.Created.Location() != time.UTC {
@@ -70,8 +70,8 @@ func checkMeta(t testing.TB, label string, doc session.Doc, want session.Meta) {
 }
 
 func showMeta(m session.Meta) string {
-	return fmt.Sprintf("{_id %s, expires %s, created %s, maxAge %v, secret %q}",
-		m.ID, m.Expires.Format(time.RFC3339Nano), m.Created.Format(time.RFC3339Nano), m.MaxAge, m.Secret)
+	return fmt.Sprintf("{_id %s, expires %s, created %s, maxAge %v, _user %q, _label %q}",
+		m.ID, m.Expires.Format(time.RFC3339Nano), m.Created.Format(time.RFC3339Nano), m.MaxAge, m.UserID, m.Label)
 }
 
 // exactDiff compares got with the canonical value want exactly: got must
@@ -253,9 +253,14 @@ func showCommands(cmds []session.Command) string {
 	parts := make([]string, len(cmds))
 	for i, c := range cmds {
 		switch c.Op {
-		case session.OpRename, session.OpUnset:
+		case session.OpRename, session.OpUnset, session.OpTake:
 			parts[i] = c.String()
-		case session.OpPush, session.OpPullAll, session.OpAddToSet:
+		case session.OpPush:
+			parts[i] = c.String() + " " + show(c.Values)
+			if c.Slice != 0 {
+				parts[i] += fmt.Sprintf(" $slice -%d", c.Slice)
+			}
+		case session.OpPullAll, session.OpAddToSet:
 			parts[i] = c.String() + " " + show(c.Values)
 		default:
 			parts[i] = c.String() + " " + show(c.Value)

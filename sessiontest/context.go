@@ -36,10 +36,35 @@ func testDoneContext(t *testing.T, st session.Store, ctx context.Context) {
 		name string
 		call func() error
 	}{
-		{"Load", func() error { _, err := st.Load(ctx, m.ID); return err }},
-		{"Create", func() error { _, err := st.Create(ctx, fresh, prepare(t, set("a", 1))); return err }},
-		{"Apply", func() error { _, err := st.Apply(ctx, m.ID, later(), prepare(t, inc("a", 1))); return err }},
-		{"Delete", func() error { return st.Delete(ctx, m.ID) }},
+		{"Load", func() error { _, err := st.Load(ctx, m.ID, nil); return err }},
+		{"LoadKeys", func() error { _, err := st.Load(ctx, m.ID, []string{"a"}); return err }},
+		{"Create", func() error {
+			_, err := st.Create(ctx, fresh, session.Update{Commands: prepare(t, set("a", 1))})
+			return err
+		}},
+		{"Apply", func() error {
+			_, err := st.Apply(ctx, m.ID, session.Update{Commands: prepare(t, inc("a", 1)), Expires: later()})
+			return err
+		}},
+		{"Delete", func() error {
+			err := st.Delete(ctx, m.ID)
+			if err == nil {
+				// nil means deleted: a store that swallows its error must not get away with it.
+				if _, lerr := st.Load(context.Background(), m.ID, nil); lerr == nil {
+					t.Errorf("Delete with a done context returned nil, but the session is still there: an error was swallowed")
+				}
+			}
+			return err
+		}},
+	}
+	if ux, ok := st.(session.UserIndex); ok {
+		calls = append(calls, []struct {
+			name string
+			call func() error
+		}{
+			{"UserSessions", func() error { _, err := ux.UserSessions(ctx, "context-user"); return err }},
+			{"DeleteUserSessions", func() error { _, err := ux.DeleteUserSessions(ctx, "context-user"); return err }},
+		}...)
 	}
 	for _, c := range calls {
 		err := callSafely(c.call)

@@ -2,6 +2,7 @@ package sessiontest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -16,8 +17,11 @@ func (s *suite) differentialTests() []subtest {
 	return []subtest{{"Random", s.testDifferential}}
 }
 
-// testDifferential applies random batches of commands to sessions on the
-// store and to session.ApplyCommands, and compares them after every step.
+// testDifferential applies random updates to sessions on the store and to
+// session.ApplyCommands, and compares them after every step: the store's
+// result with the keys the contract names (the touched keys, OpTake's
+// value before, the Fetch keys), and now and then Load, of some keys or of
+// the whole document, with the reference document.
 func (s *suite) testDifferential(t *testing.T, st session.Store) {
 	seed := s.cfg.seed
 	if !s.cfg.seedSet {
@@ -44,7 +48,7 @@ type differ struct {
 	seq   int
 	gen   *generator
 	id    string
-	model session.Doc // the reference document after the last step
+	model session.Doc // the whole reference document after the last step, reserved fields included
 }
 
 func (d *differ) run(steps int) {
@@ -60,56 +64,83 @@ func (d *differ) run(steps int) {
 func (d *differ) create() {
 	m := newMeta(d.t, liveFor)
 	d.id = m.ID
-	batch := d.gen.batch()
-	ref, refErr := session.ApplyCommands(m.Doc(), batch)
-	got, err := d.st.Create(context.Background(), m, batch)
-	d.compare(0, "Create", m.Doc(), batch, ref, refErr, got, err)
+	u := session.Update{Commands: d.gen.batchWithout(session.OpTake)}
+	d.gen.fetch(&u)
+	ref, refErr := session.ApplyCommands(m.Doc(), u.Commands)
+	got, err := d.st.Create(context.Background(), m, u)
+	d.compare(0, "Create", m.Doc(), u, ref, refErr, got, err)
 	if err != nil {
 		wantNotFound(d.t, d.st, d.id, d.where(0)+": after a failed Create")
-		got = create(d.t, d.st, m, nil)
+		create(d.t, d.st, m, nil)
 		ref = m.Doc()
 	}
 	d.model = ref
-	checkMeta(d.t, d.where(0)+": Create", got, m)
 }
 
 func (d *differ) step(step int) {
-	batch := d.gen.batch()
-	exp := later()
-	ref, refErr := session.ApplyCommands(d.model, batch)
-	got, err := d.st.Apply(context.Background(), d.id, exp, batch)
-	d.compare(step, "Apply", d.model, batch, ref, refErr, got, err)
+	u := session.Update{Commands: d.gen.batch(), Expires: later()}
+	d.gen.fetch(&u)
+	d.gen.meta(&u)
+	ref, refErr := session.ApplyCommands(d.model, u.Commands)
+	if refErr == nil {
+		stepMeta(ref, u)
+	}
+	got, err := d.st.Apply(context.Background(), d.id, u)
+	d.compare(step, "Apply", d.model, u, ref, refErr, got, err)
 	if err != nil {
 		d.checkLoad(step)
 		return
 	}
-	if gm, err := session.MetaOf(got); err != nil || gm.ID != d.id || !gm.Expires.Equal(exp) {
-		d.t.Fatalf("%s: Apply returned _id %v, expires %v (%v); want %s, %v", d.where(step),
-			got[session.FieldID], got[session.FieldExpires], err, d.id, exp)
-	}
-	ref[session.FieldExpires] = exp
 	d.model = ref
-	if step%8 == 0 {
+	switch {
+	case step%8 == 0:
 		d.checkLoad(step)
+	case step%3 == 0:
+		d.checkLoadKeys(step, d.gen.keys())
 	}
 }
 
-// compare fails the test unless the store and the reference agree.
-func (d *differ) compare(step int, call string, before session.Doc, batch []session.Command,
+// compare fails the test unless the store and the reference agree: on the
+// error's class (and the failing command, where the store names it), or on
+// the result.
+func (d *differ) compare(step int, call string, before session.Doc, u session.Update,
 	ref session.Doc, refErr error, got session.Doc, err error) {
 	d.t.Helper()
-	if classOf(err) != classOf(refErr) || err == nil && !sameUser(got, ref) {
+	if classOf(err) != classOf(refErr) {
 		d.t.Fatalf("%s: %s(%s) on %s\n store gives %s, err %v\n reference gives %s, err %v",
-			d.where(step), call, showCommands(batch), showUser(before), showUser(got), err, showUser(ref), refErr)
+			d.where(step), call, showUpdate(u), showUser(before), showUser(got), err, showUser(ref), refErr)
+	}
+	if err != nil {
+		var ce, refCE *session.CommandError
+		if errors.As(err, &ce) && errors.As(refErr, &refCE) && ce.Index != refCE.Index {
+			d.t.Fatalf("%s: %s(%s) on %s: the store's CommandError names command %d (%v); the reference, command %d (%v)",
+				d.where(step), call, showUpdate(u), showUser(before), ce.Index, err, refCE.Index, refErr)
+		}
+		return
+	}
+	checkResult(d.t, d.where(step)+": "+call+"("+showUpdate(u)+")", got, u, before, ref)
+	if d.t.Failed() {
+		d.t.FailNow()
 	}
 }
 
-// checkLoad fails the test unless Load returns the reference document.
+// checkLoad fails the test unless Load(nil) returns the reference document.
 func (d *differ) checkLoad(step int) {
 	d.t.Helper()
-	got, err := d.st.Load(context.Background(), d.id)
-	if err != nil || !sameUser(got, d.model) {
-		d.t.Fatalf("%s: Load gives %s, err %v; the reference has %s", d.where(step), showUser(got), err, showUser(d.model))
+	d.checkLoadKeys(step, nil)
+}
+
+// checkLoadKeys fails the test unless Load(keys) returns the reserved
+// fields and those keys of the reference document.
+func (d *differ) checkLoadKeys(step int, keys []string) {
+	d.t.Helper()
+	got, err := d.st.Load(context.Background(), d.id, keys)
+	if err != nil {
+		d.t.Fatalf("%s: Load(%s): %v", d.where(step), quoteKeys(keys), err)
+	}
+	checkWhole(d.t, d.where(step)+": Load("+quoteKeys(keys)+")", got, session.LoadResult(d.model, keys))
+	if d.t.Failed() {
+		d.t.FailNow()
 	}
 }
 
@@ -133,16 +164,65 @@ var (
 	arrayPaths  = []string{"l", "d.y", "s"}
 )
 
-// batch returns one to four prepared commands whose paths do not overlap.
+// diffTops are the top-level keys of diffPaths, and one that no command
+// makes, for Fetch and Load.
+var diffTops = []string{"a", "b", "n", "l", "s", "d", "e", "missing"}
+
+// batch returns one to four prepared commands whose paths do not overlap,
+// or now and then a lone OpTake, as the session sends it.
 func (g *generator) batch() []session.Command {
+	if g.r.IntN(12) == 0 {
+		c, err := session.PrepareCommand(take(g.pick(diffPaths)))
+		if err == nil {
+			return []session.Command{c}
+		}
+	}
+	return g.batchWithout(session.OpTake)
+}
+
+// batchWithout returns a batch as batch does, of commands other than op.
+func (g *generator) batchWithout(op session.Op) []session.Command {
 	want := 1 + g.r.IntN(4)
 	var out []session.Command
 	for try := 0; try < 4*want && len(out) < want; try++ {
 		c, err := session.PrepareCommand(g.command())
-		if err != nil || overlapsAny(c, out) {
+		if err != nil || c.Op == op || overlapsAny(c, out) {
 			continue
 		}
 		out = append(out, c)
+	}
+	return out
+}
+
+// fetch sets u's Fetch keys or FetchAll now and then; never with OpTake,
+// which the session sends alone.
+func (g *generator) fetch(u *session.Update) {
+	if len(u.Commands) == 1 && u.Commands[0].Op == session.OpTake {
+		return
+	}
+	switch n := g.r.IntN(10); {
+	case n == 0:
+		u.FetchAll = true
+	case n < 4:
+		u.Fetch = g.keys()
+	}
+}
+
+// meta sets a new maxAge or label on u now and then.
+func (g *generator) meta(u *session.Update) {
+	switch g.r.IntN(20) {
+	case 0:
+		u.MaxAge = time.Duration(1+g.r.IntN(100)) * time.Minute
+	case 1:
+		u.Label = g.pick(diffStrings[1:])
+	}
+}
+
+// keys returns one to three top-level keys, for Fetch and Load.
+func (g *generator) keys() []string {
+	out := []string{}
+	for range 1 + g.r.IntN(3) {
+		out = append(out, g.pick(diffTops))
 	}
 	return out
 }
@@ -169,8 +249,10 @@ func (g *generator) command() session.Command {
 		return unset(path)
 	case n < 8:
 		return inc(g.prefer(numberPaths), g.pickAny(incAmounts))
-	case n < 11:
+	case n < 10:
 		return push(g.prefer(arrayPaths), g.values(2)...)
+	case n < 11:
+		return pushLast(g.prefer(arrayPaths), 1+g.r.IntN(3), g.values(2)...)
 	case n < 12:
 		return pull(g.prefer(arrayPaths), g.small())
 	case n < 13:

@@ -21,6 +21,7 @@ func ExampleRun() {
 			sessiontest.Skip("Expiry/Lapse", "sleeps; covered by the nightly run"),
 			// Smaller sizes for a store that is slow to reach.
 			sessiontest.WithConcurrency(8, 25),
+			sessiontest.WithUserIndexCrowd(500),
 		)
 	}
 	_ = TestConformance // go test calls it, as a func TestConformance(t *testing.T) in a _test.go file

@@ -23,7 +23,7 @@ func testExpiredAtCreate(t *testing.T, st session.Store) {
 	now := msNow()
 	m := newMeta(t, time.Minute)
 	m.Created, m.Expires = now.Add(-2*time.Minute), now.Add(-time.Minute)
-	if _, err := st.Create(context.Background(), m, prepare(t, set("a", 1))); err != nil {
+	if _, err := st.Create(context.Background(), m, session.Update{Commands: prepare(t, set("a", 1))}); err != nil {
 		t.Logf("Create of an expired session: %v (allowed)", err)
 	}
 	wantNotFound(t, st, m.ID, "expired at Create")
@@ -38,7 +38,7 @@ func testExpiredAtCreate(t *testing.T, st session.Store) {
 func (s *suite) testLapse(t *testing.T, st session.Store) {
 	m := newMeta(t, s.cfg.shortMaxAge)
 	create(t, st, m, prepare(t, set("a", 1)))
-	if _, err := st.Load(context.Background(), m.ID); err != nil && !time.Now().After(m.Expires) {
+	if _, err := st.Load(context.Background(), m.ID, nil); err != nil && !time.Now().After(m.Expires) {
 		t.Errorf("Load before expiry: %v", err)
 	}
 	sleepPast(m.Expires)
@@ -51,7 +51,7 @@ func (s *suite) testLapse(t *testing.T, st session.Store) {
 func (s *suite) testApplyExtends(t *testing.T, st session.Store) {
 	m := newMeta(t, s.cfg.shortMaxAge)
 	create(t, st, m, nil)
-	_, err := st.Apply(context.Background(), m.ID, later(), prepare(t, set("a", 1)))
+	_, err := st.Apply(context.Background(), m.ID, session.Update{Commands: prepare(t, set("a", 1)), Expires: later()})
 	if err != nil {
 		if time.Now().After(m.Expires) {
 			t.Skipf("the machine was too slow: the session expired before Apply (%v); raise WithShortMaxAge", err)

@@ -3,7 +3,6 @@ package sessiontest
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"testing"
 	"time"
@@ -29,17 +28,12 @@ func newID(t testing.TB) string {
 // that lives for maxAge from now.
 func newMeta(t testing.TB, maxAge time.Duration) session.Meta {
 	t.Helper()
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("sessiontest: random secret: %v", err)
-	}
 	now := msNow()
 	return session.Meta{
 		ID:      newID(t),
 		Created: now,
 		Expires: now.Add(maxAge),
 		MaxAge:  maxAge,
-		Secret:  base64.RawURLEncoding.EncodeToString(b),
 	}
 }
 
@@ -106,41 +100,111 @@ func rename(from, to string) session.Command {
 	return session.Command{Op: session.OpRename, Path: from, To: to}
 }
 
-// create makes a session on st, failing the test on an error.
+func take(path string) session.Command { return session.Command{Op: session.OpTake, Path: path} }
+
+// pushLast is Push with $slice: -n (Session.PushLast).
+func pushLast(path string, n int, vs ...any) session.Command {
+	return session.Command{Op: session.OpPush, Path: path, Values: vs, Slice: n}
+}
+
+// create makes a session on st with cmds as its first batch, failing the
+// test on an error, and checks the result (see checkResult).
 func create(t testing.TB, st session.Store, m session.Meta, cmds []session.Command) session.Doc {
 	t.Helper()
-	doc, err := st.Create(context.Background(), m, cmds)
+	return createU(t, st, m, session.Update{Commands: cmds})
+}
+
+// createU makes a session on st with the first step u, failing the test on
+// an error, and checks the result against the reference semantics.
+func createU(t testing.TB, st session.Store, m session.Meta, u session.Update) session.Doc {
+	t.Helper()
+	doc, err := st.Create(context.Background(), m, u)
 	if err != nil {
-		t.Fatalf("Create(%s): %v", m.ID, err)
+		t.Fatalf("Create(%s, %s): %v", m.ID, showUpdate(u), err)
 	}
+	before := m.Doc()
+	if u.MaxAge > 0 {
+		before[session.FieldMaxAge] = u.MaxAge.Milliseconds()
+	}
+	if u.Label != "" {
+		before[session.FieldLabel] = u.Label
+	}
+	after, err := session.ApplyCommands(before, u.Commands)
+	if err != nil {
+		t.Fatalf("sessiontest: the reference semantics fail on Create's batch %s: %v", showCommands(u.Commands), err)
+	}
+	checkResult(t, "Create("+showUpdate(u)+")", doc, u, before, after)
 	return doc
 }
 
-// load reads session id from st, failing the test on an error.
+// load reads all of session id from st, failing the test on an error.
 func load(t testing.TB, st session.Store, id string) session.Doc {
 	t.Helper()
-	doc, err := st.Load(context.Background(), id)
+	doc, err := st.Load(context.Background(), id, nil)
 	if err != nil {
-		t.Fatalf("Load(%s): %v", id, err)
+		t.Fatalf("Load(%s, nil): %v", id, err)
 	}
 	return doc
 }
 
-// apply runs cmds on session id, failing the test on an error.
+// apply runs cmds on session id, failing the test on an error. It does not
+// check the result: the caller knows what it should be.
 func apply(t testing.TB, st session.Store, id string, expires time.Time, cmds []session.Command) session.Doc {
 	t.Helper()
-	doc, err := st.Apply(context.Background(), id, expires, cmds)
+	return applyU(t, st, id, session.Update{Commands: cmds, Expires: expires})
+}
+
+// applyU applies u to session id, failing the test on an error.
+func applyU(t testing.TB, st session.Store, id string, u session.Update) session.Doc {
+	t.Helper()
+	doc, err := st.Apply(context.Background(), id, u)
 	if err != nil {
-		t.Fatalf("Apply(%s, %s): %v", id, showCommands(cmds), err)
+		t.Fatalf("Apply(%s, %s): %v", id, showUpdate(u), err)
 	}
 	return doc
+}
+
+// applyChecked applies u to session id, which holds before, failing the
+// test on an error, and checks the result against the reference semantics
+// and Load against the whole document after the step. It returns that
+// document, as the reference has it.
+func applyChecked(t testing.TB, st session.Store, id string, before session.Doc, u session.Update) session.Doc {
+	t.Helper()
+	after := refApply(t, before, u)
+	got := applyU(t, st, id, u)
+	checkResult(t, "Apply("+showUpdate(u)+")", got, u, before, after)
+	checkWhole(t, "Load after Apply("+showUpdate(u)+")", load(t, st, id), after)
+	return after
+}
+
+// refApply returns the whole document after u on before, by the reference
+// semantics, reserved fields included. An error is a bug in the suite.
+func refApply(t testing.TB, before session.Doc, u session.Update) session.Doc {
+	t.Helper()
+	after, err := session.ApplyCommands(before, u.Commands)
+	if err != nil {
+		t.Fatalf("sessiontest: the reference semantics fail on %s: %v", showCommands(u.Commands), err)
+	}
+	stepMeta(after, u)
+	return after
+}
+
+// stepMeta sets the reserved fields that Apply's u changes in doc.
+func stepMeta(doc session.Doc, u session.Update) {
+	doc[session.FieldExpires] = time.UnixMilli(u.Expires.UnixMilli()).UTC()
+	if u.MaxAge > 0 {
+		doc[session.FieldMaxAge] = u.MaxAge.Milliseconds()
+	}
+	if u.Label != "" {
+		doc[session.FieldLabel] = u.Label
+	}
 }
 
 // wantNotFound checks that session id is not served: Load gives
 // session.ErrNotFound.
 func wantNotFound(t testing.TB, st session.Store, id, when string) {
 	t.Helper()
-	doc, err := st.Load(context.Background(), id)
+	doc, err := st.Load(context.Background(), id, nil)
 	if !errorIs(err, session.ErrNotFound) {
 		t.Errorf("%s: Load = %s, %v; want an error wrapping session.ErrNotFound", when, show(doc), err)
 	}
@@ -150,7 +214,7 @@ func wantNotFound(t testing.TB, st session.Store, id, when string) {
 // session.ErrNotFound, and then that Apply did not create the session.
 func wantApplyNotFound(t testing.TB, st session.Store, id, when string) {
 	t.Helper()
-	doc, err := st.Apply(context.Background(), id, later(), prepare(t, inc("n", 1)))
+	doc, err := st.Apply(context.Background(), id, session.Update{Commands: prepare(t, inc("n", 1)), Expires: later()})
 	if !errorIs(err, session.ErrNotFound) {
 		t.Errorf("%s: Apply = %s, %v; want an error wrapping session.ErrNotFound", when, show(doc), err)
 	}

@@ -15,6 +15,7 @@ func TestGeneratorCoverage(t *testing.T) {
 	g := &generator{r: rand.New(rand.NewPCG(1, 2))}
 	var applied, failed, total int
 	opsApplied := map[session.Op]int{}
+	sliced, fetched := 0, 0
 	for range 20 {
 		model := session.Doc{}
 		for range 100 {
@@ -22,6 +23,16 @@ func TestGeneratorCoverage(t *testing.T) {
 			total++
 			if len(b) == 0 {
 				t.Fatal("generator made an empty batch")
+			}
+			for _, c := range b {
+				if c.Op == session.OpTake && len(b) > 1 {
+					t.Fatalf("batch %s holds a Take with other commands; the session sends Take alone", showCommands(b))
+				}
+			}
+			u := session.Update{Commands: b}
+			g.fetch(&u)
+			if u.FetchAll || len(u.Fetch) > 0 {
+				fetched++
 			}
 			ref, err := session.ApplyCommands(model, b)
 			if err != nil {
@@ -34,15 +45,22 @@ func TestGeneratorCoverage(t *testing.T) {
 			applied++
 			for _, c := range b {
 				opsApplied[c.Op]++
+				if c.Slice > 0 {
+					sliced++
+				}
 			}
 			model = ref
 		}
 	}
-	t.Logf("%d batches: %d applied, %d failed; operators in applied batches: %v", total, applied, failed, opsApplied)
+	t.Logf("%d batches: %d applied, %d failed, %d fetching; operators in applied batches: %v, %d with $slice",
+		total, applied, failed, fetched, opsApplied, sliced)
 	if applied < total/3 || failed < total/10 {
 		t.Errorf("%d of %d batches applied and %d failed; want at least a third applied and a tenth failed", applied, total, failed)
 	}
-	for op := session.OpSet; op <= session.OpRename; op++ {
+	if sliced < 20 || fetched < total/5 {
+		t.Errorf("%d applied pushes with $slice and %d of %d batches fetching; want at least 20 and a fifth", sliced, fetched, total)
+	}
+	for op := session.OpSet; op <= session.OpTake; op++ {
 		if opsApplied[op] < 20 {
 			t.Errorf("%s is in %d applied batches; want at least 20", op, opsApplied[op])
 		}

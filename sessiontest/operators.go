@@ -2,6 +2,7 @@ package sessiontest
 
 import (
 	"context"
+	"errors"
 	"math"
 	"testing"
 
@@ -10,13 +11,18 @@ import (
 
 // opCase is one batch of commands applied to a session holding start.
 // want is the user keys after it, per MongoDB's rules for the operators;
-// err the sentinel the batch fails with instead.
+// err the sentinel the batch fails with instead, and bad the index of the
+// failing command. result, if not nil, is the user keys the store must
+// return (checked against the suite's reading of session.Update, which
+// applies to every case).
 type opCase struct {
-	name  string
-	start map[string]any
-	cmds  []session.Command
-	want  map[string]any
-	err   error
+	name   string
+	start  map[string]any
+	cmds   []session.Command
+	want   map[string]any
+	err    error
+	bad    int
+	result map[string]any
 }
 
 // obj and arr keep the table short.
@@ -69,6 +75,25 @@ var opCases = []opCase{
 	{name: "Push/Null", start: obj{"l": nil}, cmds: cs(push("l", 1)), err: session.ErrTypeMismatch},
 	{name: "Push/Document", start: obj{"l": obj{}}, cmds: cs(push("l", 1)), err: session.ErrTypeMismatch},
 
+	{name: "PushLast/KeepsLast", start: obj{"l": arr{1, 2, 3}}, cmds: cs(pushLast("l", 3, 4, 5)), want: obj{"l": arr{3, 4, 5}}, result: obj{"l": arr{3, 4, 5}}},
+	{name: "PushLast/Missing", start: obj{}, cmds: cs(pushLast("l", 2, 1, 2, 3)), want: obj{"l": arr{2, 3}}},
+	{name: "PushLast/Shorter", start: obj{"l": arr{1}}, cmds: cs(pushLast("l", 5, 2)), want: obj{"l": arr{1, 2}}},
+	{name: "PushLast/Exact", start: obj{"l": arr{1, 2}}, cmds: cs(pushLast("l", 3, 3)), want: obj{"l": arr{1, 2, 3}}},
+	{name: "PushLast/One", start: obj{"l": arr{1, 2}}, cmds: cs(pushLast("l", 1, 3, 4)), want: obj{"l": arr{4}}},
+	{name: "PushLast/NoValuesTrims", start: obj{"l": arr{1, 2, 3, 4}}, cmds: cs(pushLast("l", 2)), want: obj{"l": arr{3, 4}}},
+	{name: "PushLast/MoreValuesThanKept", start: obj{"l": arr{"a"}}, cmds: cs(pushLast("l", 2, "b", "c", "d")), want: obj{"l": arr{"c", "d"}}},
+	{name: "PushLast/Documents", start: obj{"l": arr{obj{"x": 1}}}, cmds: cs(pushLast("l", 2, obj{"x": 2}, obj{"x": 3})), want: obj{"l": arr{obj{"x": 2}, obj{"x": 3}}}},
+	{name: "PushLast/Dotted", start: obj{"p": obj{"l": arr{1, 2}, "k": true}}, cmds: cs(pushLast("p.l", 2, 3)), want: obj{"p": obj{"l": arr{2, 3}, "k": true}}},
+	{name: "PushLast/String", start: obj{"l": "x"}, cmds: cs(pushLast("l", 2, 1)), err: session.ErrTypeMismatch},
+
+	{name: "Take/Existing", start: obj{"flash": "saved", "b": 1}, cmds: cs(take("flash")), want: obj{"b": 1}, result: obj{"flash": "saved"}},
+	{name: "Take/Missing", start: obj{"b": 1}, cmds: cs(take("flash")), want: obj{"b": 1}, result: obj{}},
+	{name: "Take/Nil", start: obj{"flash": nil}, cmds: cs(take("flash")), want: obj{}, result: obj{"flash": nil}},
+	{name: "Take/Document", start: obj{"f": obj{"msg": "hi", "n": arr{1}}}, cmds: cs(take("f")), want: obj{}, result: obj{"f": obj{"msg": "hi", "n": arr{1}}}},
+	{name: "Take/Dotted", start: obj{"p": obj{"x": 1, "y": 2}}, cmds: cs(take("p.x")), want: obj{"p": obj{"y": 2}}, result: obj{"p": obj{"x": 1, "y": 2}}},
+	{name: "Take/DottedMissing", start: obj{"p": obj{"y": 2}}, cmds: cs(take("p.x")), want: obj{"p": obj{"y": 2}}, result: obj{"p": obj{"y": 2}}},
+	{name: "Take/ThroughScalar", start: obj{"p": 5}, cmds: cs(take("p.q")), want: obj{"p": 5}, result: obj{"p": 5}},
+
 	{name: "Pull/Value", start: obj{"l": arr{1, 2, 1, 3}}, cmds: cs(pull("l", 1)), want: obj{"l": arr{2, 3}}},
 	{name: "Pull/NumberByValue", start: obj{"l": arr{1, 2.0, 3}}, cmds: cs(pull("l", 2)), want: obj{"l": arr{1, 3}}},
 	{name: "Pull/Absent", start: obj{"l": arr{1}}, cmds: cs(pull("l", 2)), want: obj{"l": arr{1}}},
@@ -108,8 +133,13 @@ var opCases = []opCase{
 	{name: "Batch/InOrder", start: obj{"n": 1, "l": arr{1}},
 		cmds: cs(inc("n", 1), push("l", 2), set("s", "x"), unset("gone"), rename("old", "new"), pop("empty", 1)),
 		want: obj{"n": 2, "l": arr{1, 2}, "s": "x"}},
-	{name: "Batch/AllOrNothingFirst", start: obj{"s": "x", "n": 1}, cmds: cs(inc("s", 1), set("a", 1), inc("n", 1)), err: session.ErrTypeMismatch},
-	{name: "Batch/AllOrNothingLast", start: obj{"s": "x", "l": arr{1}}, cmds: cs(set("a", 1), push("l", 2), unset("b"), pop("s", 1)), err: session.ErrTypeMismatch},
+	{name: "Batch/Results", start: obj{"n": 1, "p": obj{"x": 1, "y": 2}, "l": arr{1, 2, 3}, "big": "untouched", "old": 1},
+		cmds:   cs(inc("n", 1), unset("p.x"), pushLast("l", 2, 4), rename("old", "q.r"), unset("missing")),
+		want:   obj{"n": 2, "p": obj{"y": 2}, "l": arr{3, 4}, "big": "untouched", "q": obj{"r": 1}},
+		result: obj{"n": 2, "p": obj{"y": 2}, "l": arr{3, 4}, "q": obj{"r": 1}}},
+	{name: "Batch/AllOrNothingFirst", start: obj{"s": "x", "n": 1}, cmds: cs(inc("s", 1), set("a", 1), inc("n", 1)), err: session.ErrTypeMismatch, bad: 0},
+	{name: "Batch/AllOrNothingMiddle", start: obj{"s": "x", "n": 1}, cmds: cs(set("a", 1), push("s", 1), inc("n", 1), unset("t")), err: session.ErrTypeMismatch, bad: 1},
+	{name: "Batch/AllOrNothingLast", start: obj{"s": "x", "l": arr{1}}, cmds: cs(set("a", 1), pushLast("l", 1, 2), unset("b"), pop("s", 1)), err: session.ErrTypeMismatch, bad: 3},
 }
 
 // cs collects commands; it keeps the table short.
@@ -153,7 +183,8 @@ func (c opCase) needsNestedArrays() bool {
 }
 
 // testOperator applies c on a store session and on session.ApplyCommands
-// from the same start: documents must match by session.Equal, errors by
+// from the same start: the result must hold exactly the keys the contract
+// names (see wantResult), documents must match by session.Equal, errors by
 // sentinel, and a failed batch must leave the stored session unchanged.
 func testOperator(t *testing.T, st session.Store, c opCase) {
 	meta := newMeta(t, liveFor)
@@ -164,45 +195,41 @@ func testOperator(t *testing.T, st session.Store, c opCase) {
 	}
 	create(t, st, meta, start)
 	before := load(t, st, meta.ID)
-	if !sameUser(before, refStart) {
-		t.Fatalf("start document: Load gives %s; want %s", showUser(before), showUser(refStart))
-	}
+	checkWhole(t, "start document: Load", before, refStart)
 
-	cmds := prepare(t, c.cmds...)
-	ref, refErr := session.ApplyCommands(refStart, cmds)
-	checkReference(t, c, ref, refErr)
+	u := session.Update{Commands: prepare(t, c.cmds...), Expires: later()}
+	ref, refErr := session.ApplyCommands(refStart, u.Commands)
+	checkReference(t, c, refStart, ref, refErr, u)
 
-	exp := later()
-	got, err := st.Apply(context.Background(), meta.ID, exp, cmds)
+	got, err := st.Apply(context.Background(), meta.ID, u)
 	if classOf(err) != classOf(refErr) {
 		t.Fatalf("Apply(%s) on %s = %s, %v; the reference gives %s, %v",
-			showCommands(cmds), showUser(before), showUser(got), err, showUser(ref), refErr)
+			showUpdate(u), showUser(before), showUser(got), err, showUser(ref), refErr)
 	}
 	if err != nil {
+		if classOf(err) == session.ErrTypeMismatch {
+			checkCommandError(t, "Apply("+showUpdate(u)+")", got, err, c.bad)
+		}
 		checkUnchanged(t, st, meta.ID, before, "after the failed Apply")
 		return
 	}
-	if !sameUser(got, ref) {
-		t.Errorf("Apply(%s) on %s = %s; want %s", showCommands(cmds), showUser(before), showUser(got), showUser(ref))
-	}
-	moved := meta
-	moved.Expires = exp
-	checkMeta(t, "Apply", got, moved)
-	after := load(t, st, meta.ID)
-	if !sameUser(after, ref) {
-		t.Errorf("Load after Apply(%s) = %s; want %s", showCommands(cmds), showUser(after), showUser(ref))
-	}
+	stepMeta(ref, u)
+	checkResult(t, "Apply("+showUpdate(u)+")", got, u, refStart, ref)
+	checkWhole(t, "Load after Apply("+showUpdate(u)+")", load(t, st, meta.ID), ref)
 }
 
 // checkReference checks the reference semantics against the case's
 // MongoDB expectation, so a disagreement is reported as such and not as a
 // fault of the store.
-func checkReference(t *testing.T, c opCase, ref session.Doc, refErr error) {
+func checkReference(t *testing.T, c opCase, before, ref session.Doc, refErr error, u session.Update) {
 	t.Helper()
 	if c.err != nil {
+		var ce *session.CommandError
 		if classOf(refErr) != c.err {
 			t.Errorf("the reference semantics (session.ApplyCommands) give %s, %v; the suite expects an error wrapping %v",
 				showUser(ref), refErr, c.err)
+		} else if !errors.As(refErr, &ce) || ce.Index != c.bad {
+			t.Errorf("the reference semantics (session.ApplyCommands) give %v; the suite expects a *session.CommandError for command %d", refErr, c.bad)
 		}
 		return
 	}
@@ -212,6 +239,16 @@ func checkReference(t *testing.T, c opCase, ref session.Doc, refErr error) {
 	}
 	if want := normalize(t, c.want); !sameUser(ref, want) {
 		t.Errorf("the reference semantics (session.ApplyCommands) give %s; the suite expects %s", showUser(ref), showUser(want))
+	}
+	if c.result == nil {
+		return
+	}
+	want, got := normalize(t, c.result), wantResult(u, before, ref)
+	if !sameUser(got, want) {
+		t.Errorf("the suite's reading of session.Update gives the result %s; the case expects %s", showUser(got), showUser(want))
+	}
+	if lib := u.Result(before, ref); !sameUser(lib, want) {
+		t.Errorf("session.Update.Result gives %s; the case expects %s", showUser(lib), showUser(want))
 	}
 }
 

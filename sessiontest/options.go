@@ -19,6 +19,7 @@ type config struct {
 	sequences   int
 	steps       int
 	shortMaxAge time.Duration
+	crowd       int
 	flatArrays  string // if not "", the reason the store cannot hold arrays in arrays
 
 	onRun func(name string) // called with the name of every subtest run; for the suite's own tests
@@ -33,12 +34,14 @@ const (
 	defaultSequences   = 20
 	defaultSteps       = 100
 	defaultShortMaxAge = 100 * time.Millisecond
+	defaultCrowd       = 3000
 
 	shortGoroutines = 8
 	shortIncrements = 25
 	shortSetRounds  = 100
 	shortSequences  = 5
 	shortSteps      = 40
+	shortCrowd      = 1000
 )
 
 func newConfig(opts []Option) config {
@@ -50,11 +53,13 @@ func newConfig(opts []Option) config {
 		sequences:   defaultSequences,
 		steps:       defaultSteps,
 		shortMaxAge: defaultShortMaxAge,
+		crowd:       defaultCrowd,
 	}
 	if testing.Short() {
 		c.goroutines, c.increments = shortGoroutines, shortIncrements
 		c.setRounds = shortSetRounds
 		c.sequences, c.steps = shortSequences, shortSteps
+		c.crowd = shortCrowd
 	}
 	for _, opt := range opts {
 		opt(&c)
@@ -80,9 +85,13 @@ func WithSeed(seed int64) Option {
 
 // WithConcurrency sets the sizes of the Concurrency subtests: goroutines
 // concurrent callers, each making increments Inc commands on one session
-// (Concurrency/Inc expects exactly goroutines × increments), and the number
-// of concurrent Apply loops racing a Delete in Concurrency/Destroy. Values
-// below 1 are replaced by 1. The default value is 32 goroutines × 100
+// (Concurrency/Inc expects exactly goroutines × increments), the number of
+// concurrent Apply loops racing a Delete in Concurrency/Destroy and a
+// DeleteUserSessions in UserIndex/Revoked, half as many goroutines of
+// Creates in UserIndex/CreateRace, and the increments of each of the two
+// goroutines of Concurrency/FetchSnapshot. Concurrency/Take and
+// Concurrency/PushLast keep their sizes (32 and 33), which the session
+// documentation promises. Values below 1 are replaced by 1. The default value is 32 goroutines × 100
 // increments (8 × 25 with -short).
 func WithConcurrency(goroutines, increments int) Option {
 	return func(c *config) { c.goroutines, c.increments = max(goroutines, 1), max(increments, 1) }
@@ -103,12 +112,21 @@ func WithDifferential(sequences, steps int) Option {
 	return func(c *config) { c.sequences, c.steps = max(sequences, 1), max(steps, 1) }
 }
 
-// WithShortMaxAge sets the lifetime of the session that Expiry/Lapse lets
-// run out: the subtest sleeps about this long. Raise it for a store whose
+// WithShortMaxAge sets the lifetime of the sessions that Expiry/Lapse and
+// UserIndex/Expired let run out: each subtest sleeps about this long. Raise it for a store whose
 // clock may differ from the test's by a few milliseconds. Values below 1ms
 // are replaced by 1ms. The default value is 100 milliseconds.
 func WithShortMaxAge(d time.Duration) Option {
 	return func(c *config) { c.shortMaxAge = max(d, time.Millisecond) }
+}
+
+// WithUserIndexCrowd sets how many other users' sessions UserIndex/NoScan
+// creates before it times UserSessions again: listing one user's sessions
+// among them must cost the same order of time as among 3. Lower it for a
+// store that is slow to create sessions; values below 30 are replaced by
+// 30. The default value is 3000 (1000 with -short).
+func WithUserIndexCrowd(n int) Option {
+	return func(c *config) { c.crowd = max(n, 30) }
 }
 
 // WithoutNestedArrays tells Run that the store cannot hold an array

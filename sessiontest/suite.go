@@ -15,6 +15,9 @@ import (
 // from an earlier run does no harm. The suite does not delete the sessions
 // it leaves behind; they expire within two hours.
 //
+// The UserIndex subtests run only if the store implements
+// session.UserIndex; otherwise that group is skipped, with the reason.
+//
 // opts skip subtests (Skip), replay a randomized run (WithSeed) and tune
 // sizes for slow stores. Run fails at once on an Option that names no
 // subtest. The subtests run one after another, never in parallel.
@@ -29,6 +32,11 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store, opts ...Option
 			st := newStore(t)
 			if st == nil {
 				t.Fatal("sessiontest: newStore returned nil")
+			}
+			if g.skip != nil {
+				if reason := g.skip(st); reason != "" {
+					t.Skip(reason)
+				}
 			}
 			for _, sub := range g.subtests {
 				s.run(t, sub.name, func(t *testing.T) { sub.fn(t, st) })
@@ -47,6 +55,8 @@ type suite struct {
 type group struct {
 	name     string
 	subtests []subtest
+	// skip, if not nil, returns why the group cannot run on a store, or "".
+	skip func(session.Store) string
 }
 
 type subtest struct {
@@ -56,13 +66,14 @@ type subtest struct {
 
 func (s *suite) groups() []group {
 	return []group{
-		{"Lifecycle", s.lifecycleTests()},
-		{"Operators", s.operatorTests()},
-		{"Expiry", s.expiryTests()},
-		{"Values", s.valueTests()},
-		{"Differential", s.differentialTests()},
-		{"Concurrency", s.concurrencyTests()},
-		{"Context", s.contextTests()},
+		{"Lifecycle", s.lifecycleTests(), nil},
+		{"Operators", s.operatorTests(), nil},
+		{"Expiry", s.expiryTests(), nil},
+		{"Values", s.valueTests(), nil},
+		{"Differential", s.differentialTests(), nil},
+		{"Concurrency", s.concurrencyTests(), nil},
+		{"Context", s.contextTests(), nil},
+		{"UserIndex", s.userIndexTests(), userIndexSkip},
 	}
 }
 

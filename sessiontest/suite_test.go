@@ -21,6 +21,7 @@ const (
 	envFlaw = "SESSIONTEST_FLAW"
 	envSkip = "SESSIONTEST_SKIP"
 	envFlat = "SESSIONTEST_FLAT"
+	envBare = "SESSIONTEST_BARE" // hide the UserIndex methods
 )
 
 // TestFlawed runs the suite on the flawed store named by $SESSIONTEST_FLAW,
@@ -37,7 +38,12 @@ func TestFlawed(t *testing.T) {
 	if os.Getenv(envFlat) != "" {
 		opts = append(opts, sessiontest.WithoutNestedArrays("reason given to WithoutNestedArrays"))
 	}
-	sessiontest.Run(t, func(*testing.T) session.Store { return newFlawedStore(flaw) }, opts...)
+	sessiontest.Run(t, func(*testing.T) session.Store {
+		if os.Getenv(envBare) != "" {
+			return storeOnly{newFlawedStore(flaw)}
+		}
+		return newFlawedStore(flaw)
+	}, opts...)
 }
 
 // runFlawed runs TestFlawed/group in a child process and returns its
@@ -76,6 +82,29 @@ func TestSuiteCatchesFlaws(t *testing.T) {
 		{flawAddToSetPushes, "Differential", []string{"Differential/Random"}},
 		{flawNoNestedArrays, "Values", []string{"Values/Array", "Values/All"}},
 		{flawNoNestedArrays, "Operators", []string{"Operators/Push/Append", "Operators/Pull/Array"}},
+		{flawWholeDoc, "Lifecycle", []string{"Lifecycle/Apply", "Lifecycle/Touch", "Lifecycle/Results", "Lifecycle/Fetch"}},
+		{flawWholeDoc, "Operators", []string{"Operators/Unset/Existing", "Operators/Batch/Results", "Operators/Take/Existing"}},
+		{flawWholeDoc, "Differential", []string{"Differential/Random"}},
+		{flawKeepRemoved, "Lifecycle", []string{"Lifecycle/Results"}},
+		{flawKeepRemoved, "Operators", []string{"Operators/Unset/Existing", "Operators/Rename/Existing"}},
+		{flawLoadAll, "Lifecycle", []string{"Lifecycle/LoadKeys"}},
+		{flawLoadAll, "Differential", []string{"Differential/Random"}},
+		{flawIgnoreFetch, "Lifecycle", []string{"Lifecycle/Fetch"}},
+		{flawIgnoreFetch, "Concurrency", []string{"Concurrency/FetchSnapshot"}},
+		{flawTakeAfter, "Operators", []string{"Operators/Take/Existing", "Operators/Take/Dotted"}},
+		{flawTakeAfter, "Lifecycle", []string{"Lifecycle/Results"}},
+		{flawTakeAfter, "Concurrency", []string{"Concurrency/Take"}},
+		{flawTakeRace, "Concurrency", []string{"Concurrency/Take"}},
+		{flawIgnoreSlice, "Operators", []string{"Operators/PushLast/KeepsLast", "Operators/PushLast/NoValuesTrims"}},
+		{flawIgnoreSlice, "Concurrency", []string{"Concurrency/PushLast"}},
+		{flawIgnoreMaxAge, "Lifecycle", []string{"Lifecycle/MaxAge"}},
+		{flawIgnoreLabel, "Lifecycle", []string{"Lifecycle/Label"}},
+		{flawFetchApart, "Concurrency", []string{"Concurrency/FetchSnapshot"}},
+		{flawSwallowDelete, "Context", []string{"Context/Canceled", "Context/DeadlineExceeded"}},
+		{flawListExpired, "UserIndex", []string{"UserIndex/Expired"}},
+		{flawRevokeIndexOnly, "UserIndex", []string{"UserIndex/DeleteKeep", "UserIndex/DeleteAll", "UserIndex/Revoked"}},
+		{flawIndexFirst, "UserIndex", []string{"UserIndex/CreateRace"}},
+		{flawScanUsers, "UserIndex", []string{"UserIndex/NoScan"}},
 	}
 	for _, c := range cases {
 		t.Run(c.flaw+"/"+c.group, func(t *testing.T) {
@@ -133,6 +162,24 @@ func TestWithoutNestedArrays(t *testing.T) {
 		"--- SKIP: TestFlawed/Values/Array ", "--- PASS: TestFlawed/Values/All ",
 		"--- SKIP: TestFlawed/Operators/Pull/Array ", "--- PASS: TestFlawed/Operators/Pull/Value ",
 		"--- PASS: TestFlawed/Differential/Random ", "reason given to WithoutNestedArrays",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestWithoutUserIndex: on a store that does not implement
+// session.UserIndex the UserIndex group is skipped, saying why, and the
+// rest still runs.
+func TestWithoutUserIndex(t *testing.T) {
+	out, passed := runFlawed(t, flawNone, "", "(UserIndex|Context)", envBare+"=1")
+	if !passed {
+		t.Fatalf("the suite failed a store without UserIndex:\n%s", out)
+	}
+	for _, want := range []string{
+		"--- SKIP: TestFlawed/UserIndex ", "does not implement session.UserIndex",
+		"--- PASS: TestFlawed/Context/Canceled ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
