@@ -77,14 +77,17 @@ const (
 )
 
 const (
-	libAtomic  = "atomicsession"
-	libSCS     = "SCS v2.9.0"
-	libGorilla = "gorilla v1.4.0"
-	libRaw     = "raw store"
+	libAtomic = "atomicsession"
+	// libAtomicFast is atomicsession on its fast path (Attach + Fetch).
+	libAtomicFast = "atomicsession, Attach"
+	libSCS        = "SCS v2.9.0"
+	libGorilla    = "gorilla v1.4.0"
+	libRaw        = "raw store"
 )
 
 var (
 	atomicLib  = library{Name: libAtomic, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicApp}
+	atomicFast = library{Name: libAtomicFast, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicFastApp}
 	scsLib     = library{Name: libSCS, Cookie: scsCookie, NeedsStore: true, newApp: scsApp}
 	gorillaLib = library{Name: libGorilla, Cookie: gorillaCookie, newApp: gorillaApp}
 	rawLib     = library{Name: libRaw, Cookie: rawCookie, NeedsStore: true, newApp: rawApp}
@@ -127,11 +130,28 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // --- atomicsession: our middleware over our stores ---
 
-// atomicFn is a route of the atomicsession app: it gets the loaded
-// session and returns the response body.
-type atomicFn func(ctx context.Context, s *session.Session, r *http.Request) (any, error)
+// atomicFn is a route of the atomicsession app: it queues its commands,
+// calls ready before it awaits them or reads the session, and returns the
+// response body. ready waits for the keys the route reads: a no-op when
+// they were loaded before fn (Session(r, keys...)), or the Fetch that
+// joins fn's commands on the fast path (Attach).
+type atomicFn func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error)
 
-func atomicApp(c *storeConn) (http.Handler, error) {
+// atomicApp is atomicsession as the README teaches it first: the handler
+// loads the keys it reads (middleware.Session(r, keys...)), then writes.
+func atomicApp(c *storeConn) (http.Handler, error) { return newAtomicApp(c, false) }
+
+// atomicFastApp is atomicsession's fast path: the handler attaches the
+// session without loading it (middleware.Attach) and queues a Fetch of
+// the keys it reads with its commands: one round trip for read + write.
+func atomicFastApp(c *storeConn) (http.Handler, error) {
+	if !hasAttach {
+		return nil, notRun{errors.New("this build of the library has no middleware.Attach")}
+	}
+	return newAtomicApp(c, true)
+}
+
+func newAtomicApp(c *storeConn, fast bool) (http.Handler, error) {
 	if c.atomic == nil {
 		return nil, c.atomicErr
 	}
@@ -144,65 +164,97 @@ func atomicApp(c *storeConn) (http.Handler, error) {
 		return nil, fmt.Errorf("atomicsession middleware: %w", err)
 	}
 	mux := http.NewServeMux()
+	// route serves path: without fast it loads loadKeys first; with fast
+	// it attaches and fetches readKeys (nothing when there are none)
+	// together with fn's commands.
+	route := func(path string, loadKeys, readKeys []string, fn atomicFn) {
+		mux.HandleFunc(path, atomicRoute(fast, loadKeys, readKeys, fn))
+	}
 	mux.HandleFunc(routeUntouched, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
-	mux.HandleFunc(routeFill, atomicRoute([]string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	route(routeFill, []string{"user"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		fs := []*future.Future[session.Doc]{s.Set("user", "alice"), s.Set("n", 0)}
 		if n := queryInt(r, "bytes"); n > 0 {
 			fs = append(fs, s.Set("blob", blob(n)))
 		}
 		_, err := future.All(fs...).Await(ctx)
 		return "ok", err
-	}))
-	mux.HandleFunc(routeInc, atomicRoute([]string{"n"}, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	})
+	route(routeInc, []string{"n"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		_, err := s.Inc("n", 1).Await(ctx)
 		return "ok", err
-	}))
-	mux.HandleFunc(routeSetKey, atomicRoute([]string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	})
+	route(routeSetKey, []string{"user"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		_, err := s.Set(r.URL.Query().Get("k"), queryInt(r, "v")).Await(ctx)
 		return "ok", err
-	}))
-	mux.HandleFunc(routeValues, atomicRoute(nil, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	})
+	// /values and /read only read: both ways load what they read.
+	mux.HandleFunc(routeValues, atomicRoute(false, nil, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		return map[string]any(s.Values()), nil
 	}))
-	mux.HandleFunc(routeRead, atomicRoute([]string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	mux.HandleFunc(routeRead, atomicRoute(false, []string{"user"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		user, _ := s.Get("user")
 		return user, nil
 	}))
-	mux.HandleFunc(routeWrite, atomicRoute([]string{"n"}, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	route(routeWrite, []string{"n"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		_, err := s.Set("n", queryInt(r, "v")).Await(ctx)
 		return "ok", err
-	}))
-	mux.HandleFunc(routeRead4, atomicRoute([]string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
-		user, _ := s.Get("user")
+	})
+	route(routeRead4, []string{"user"}, []string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		v := queryInt(r, "v")
 		// Queued together, sent together: one atomic update.
-		_, err := future.All(s.Set("a", v), s.Set("b", v), s.Inc("c", 1), s.Set("d", "x")).Await(ctx)
-		return user, err
-	}))
-	mux.HandleFunc(routeRW, atomicRoute([]string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+		all := future.All(s.Set("a", v), s.Set("b", v), s.Inc("c", 1), s.Set("d", "x"))
+		if err := ready(ctx); err != nil {
+			return nil, err
+		}
+		_, err := all.Await(ctx)
 		user, _ := s.Get("user")
-		_, err := s.Set("seen", queryInt(r, "v")).Await(ctx)
 		return user, err
-	}))
-	mux.HandleFunc(routeRWBig, atomicRoute([]string{"blob"}, func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	})
+	route(routeRW, []string{"user"}, []string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
+		set := s.Set("seen", queryInt(r, "v"))
+		if err := ready(ctx); err != nil {
+			return nil, err
+		}
+		_, err := set.Await(ctx)
+		user, _ := s.Get("user")
+		return user, err
+	})
+	route(routeRWBig, []string{"blob"}, []string{"blob"}, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
+		set := s.Set("seen", queryInt(r, "v"))
+		if err := ready(ctx); err != nil {
+			return nil, err
+		}
+		_, err := set.Await(ctx)
 		v, _ := s.Get("blob")
 		b, _ := v.(string)
-		_, err := s.Set("seen", queryInt(r, "v")).Await(ctx)
 		return len(b), err
-	}))
+	})
 	return m.Handler(mux), nil
 }
 
-// atomicRoute runs fn on the request's session, loaded with keys only
-// (all keys when keys is nil) where the library has partial loads.
-func atomicRoute(keys []string, fn atomicFn) http.HandlerFunc {
+// atomicRoute runs fn on the request's session. Without fast, the session
+// is loaded with loadKeys only (all keys when loadKeys is nil) where the
+// library has partial loads, and ready is a no-op. With fast, the session
+// is attached without a load, a Fetch of readKeys (if any) is queued
+// before fn's commands, and ready awaits it.
+func atomicRoute(fast bool, loadKeys, readKeys []string, fn atomicFn) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, err := loadSession(r, keys...).Await(r.Context())
+		var s *session.Session
+		var err error
+		ready := func(context.Context) error { return nil }
+		if fast {
+			s, err = attachSession(r)
+			if err == nil && len(readKeys) > 0 {
+				ready = fetchKeys(s, readKeys)
+			}
+		} else {
+			s, err = loadSession(r, loadKeys...).Await(r.Context())
+		}
 		if err != nil {
 			fail(w, err)
 			return
 		}
-		out, err := fn(r.Context(), s, r)
+		out, err := fn(r.Context(), s, r, ready)
 		if err != nil {
 			fail(w, err)
 			return

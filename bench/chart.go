@@ -35,7 +35,9 @@ const (
 func libColor(lib string) string {
 	switch lib {
 	case libAtomic:
-		return "#2563eb"
+		return "#60a5fa"
+	case libAtomicFast:
+		return "#1d4ed8"
 	case libSCS:
 		return "#f59e0b"
 	case libRaw:

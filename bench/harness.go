@@ -72,7 +72,7 @@ var storeLibs = []library{atomicLib, scsLib}
 
 // tputLibs are the rows of each store and scenario in the throughput
 // table, in the order they run.
-var tputLibs = []library{scsLib, atomicLib, rawLib}
+var tputLibs = []library{scsLib, atomicLib, atomicFast, rawLib}
 
 const cookieOnly = "cookie only (no store)"
 
@@ -200,7 +200,7 @@ func (h *harness) tputOnce(ctx context.Context, row tputRow) (tputResult, error)
 func (h *harness) roundTrips(ctx context.Context) error {
 	for _, b := range h.backends {
 		for _, size := range h.cfg.Sizes {
-			for _, lib := range []library{atomicLib, scsLib, rawLib} {
+			for _, lib := range []library{atomicLib, atomicFast, scsLib, rawLib} {
 				conn, err := b.connect(ctx, newNamespace())
 				if err != nil {
 					return err

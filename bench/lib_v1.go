@@ -3,6 +3,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/atomicsession/atomicsession/future"
@@ -18,3 +20,18 @@ func loadSession(r *http.Request, _ ...string) *future.Future[*session.Session] 
 
 // partialLoads says whether loadSession loads only the keys it is given.
 const partialLoads = false
+
+// attachSession is not in the library before the Store v2 API.
+func attachSession(*http.Request) (*session.Session, error) {
+	return nil, notRun{errNoAttach}
+}
+
+// hasAttach says whether the library has attachSession's fast path.
+const hasAttach = false
+
+var errNoAttach = errors.New("this build of the library has no middleware.Attach")
+
+// fetchKeys is not in the library before the Store v2 API.
+func fetchKeys(*session.Session, []string) func(context.Context) error {
+	return func(context.Context) error { return notRun{errNoAttach} }
+}

@@ -199,11 +199,13 @@ func (s *rawPG) Values(ctx context.Context, id string) (map[string]any, error) {
 
 type rawMongo struct {
 	coll *driver.Collection
-	// noProjection is set once the server has refused a projection in
-	// findAndModify (FerretDB 1.x does not implement it); ReadWrite then
-	// gets the whole document back.
-	noProjection atomic.Bool
 }
+
+// mongoNoProjection is set once the server has refused a projection in
+// findAndModify (FerretDB 1.x does not implement it); every raw MongoDB
+// store's ReadWrite then gets the whole document back. The benchmark runs
+// one MongoDB-wire server.
+var mongoNoProjection atomic.Bool
 
 // rawMongoNoProjection notes the raw row of a server without
 // findAndModify projections.
@@ -240,11 +242,11 @@ func (s *rawMongo) ReadWrite(ctx context.Context, id, key string) (any, bool, er
 		err := s.coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update, opts).Decode(&doc)
 		return doc, err
 	}
-	project := !s.noProjection.Load()
+	project := !mongoNoProjection.Load()
 	doc, err := find(project)
 	var cmdErr driver.CommandError
 	if project && errors.As(err, &cmdErr) && cmdErr.Name == "NotImplemented" {
-		s.noProjection.Store(true)
+		mongoNoProjection.Store(true)
 		doc, err = find(false)
 	}
 	if errors.Is(err, driver.ErrNoDocuments) {
