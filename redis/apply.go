@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/atomicsession/atomicsession/session"
 )
 
@@ -27,220 +25,321 @@ const (
 // the int64 range, so HINCRBY never fails half-way through a batch.
 const maxNativeInc = 1_000_000_000_000_000_000
 
-// Apply applies cmds, in order, to the live session id and moves its
-// expires field and the key's expiry (PEXPIREAT) to expires, atomically, and
-// returns the document after.
+// Apply applies u to the live session id, atomically, and returns the
+// result that session.Update describes: the reserved fields, the top-level
+// keys u's commands touched (after the step; a Take's key before it) and
+// the keys u fetches, never the rest of the session.
 //
-// A batch of Set, Unset, integer Inc and Push on top-level keys, and an
-// empty batch (Touch), is one script call that checks the session is live
-// and runs HSET, HDEL and HINCRBY on it (Push appends the new elements' text
-// to the stored array's). Any other batch is applied in Go by
-// session.ApplyCommands to the top-level keys it touches, read with HMGET,
-// and written by one script call that first checks, by SHA-1, that no other
-// writer changed those keys meanwhile; if one did, Apply applies the batch
-// again to the values found, after a jittered backoff (see WithMaxRetries).
-// Each script call goes in MULTI with an HGETALL of the session: one round
-// trip.
+// A step whose commands are all Set, Unset, Take, integer Inc and Push
+// (without Slice) of top-level keys, or that has none (Touch), is one
+// script call that checks the session is live and runs HSET, HDEL and
+// HINCRBY on it (Push appends the new elements' text to the stored
+// array's; Take reads the field and deletes it). Any other step is applied
+// in Go by session.ApplyCommands to the top-level keys it touches, and
+// written by one script call that first checks, by SHA-1, that Redis still
+// holds the values it was applied to; if another writer changed them, the
+// script answers with the current values and Apply applies the step again
+// to them, after a jittered backoff (see WithMaxRetries). The values it
+// starts from are those this Store last saw (see WithCacheBytes), so that
+// after a Load the step costs one round trip; if it saw none, it reads
+// them first with HMGET. The script returns the fields of the result:
+// one round trip in all.
 //
-// If no live session id exists, or expires is not after now, then Apply
+// If no live session id exists, or u.Expires is not after now, then Apply
 // returns an error wrapping session.ErrNotFound; in the first case it
 // changes nothing, in the second the session is gone. If a command does not
-// apply then Apply returns the error of session.ApplyCommands (such as
-// session.ErrTypeMismatch) and changes nothing.
-func (s *Store) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
+// apply then Apply returns a *session.CommandError (wrapping
+// session.ErrTypeMismatch, for example) and changes nothing.
+func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	if err := s.check(id); err == errEmptyID {
 		return nil, fmt.Errorf("redis store: apply to session: %w: %w", err, session.ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("redis store: apply to session: %w", err)
 	}
-	exp := expires.UnixMilli()
-	ops, native, err := nativeOps(cmds)
+	ops, native, err := nativeOps(u.Commands)
 	if err != nil {
 		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 	}
-	fields := topFields(cmds)
-	read := append(append(make([]string, 0, len(reservedFields)+len(fields)), reservedFields...), fields...)
-	var vals []any
+	touched := session.TouchedKeys(u.Commands)
+	st := step{id: id, u: u, exp: u.Expires.UnixMilli(), touched: touched}
+	st.names = readList(touched, u.Fetch)
 	if native {
-		r, err := s.runApply(ctx, id, s.now().UnixMilli(), exp, "", nil, ops)
-		if err != nil || r.status != scriptFallback {
-			return r.result(id, err)
+		r, err := s.runApply(ctx, &st, "", nil, ops)
+		if err != nil {
+			return nil, err
 		}
-		s.fallbacks.Add(1)
-		vals = r.current(read)
-	} else if vals, err = s.client.HMGet(ctx, s.Key(id), read...).Result(); err != nil {
-		return nil, redisErr(ctx, "apply to session "+id+": read", err)
+		switch r.status {
+		case scriptApplied:
+			before := session.Doc{}
+			t := 0
+			for _, c := range u.Commands {
+				if c.Op == session.OpTake && t < len(r.takes) {
+					if raw, ok := r.takes[t].(string); ok {
+						v, err := decodeValue(raw)
+						if err != nil {
+							return nil, fmt.Errorf("redis store: apply to session %s: key %q: %w", id, c.Path, err)
+						}
+						before[c.Path] = v
+					}
+					t++
+				}
+			}
+			return s.finish(ctx, &st, before, r)
+		case scriptFallback:
+			s.fallbacks.Add(1)
+			return s.applyInGo(ctx, &st, r.vals[:nReserved+len(touched)], false)
+		}
+		return nil, r.unexpected(id)
 	}
-	return s.applyInGo(ctx, id, exp, cmds, fields, read, vals)
+	read := st.names[:nReserved+len(touched)]
+	vals := make([]any, len(read))
+	created, cached, fromCache := s.cache.get(id, touched)
+	if fromCache {
+		vals[posCreated] = created
+		copy(vals[nReserved:], cached)
+	} else {
+		s.reads.Add(1)
+		if vals, err = s.client.HMGet(ctx, s.Key(id), read...).Result(); err != nil {
+			return nil, redisErr(ctx, "apply to session "+id+": read", err)
+		}
+		if vals[posExpires] == nil {
+			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, session.ErrNotFound)
+		}
+	}
+	return s.applyInGo(ctx, &st, vals, fromCache)
+}
+
+// step is one Apply in progress.
+type step struct {
+	id      string
+	u       session.Update
+	exp     int64    // the new expires, Unix ms
+	touched []string // the top-level keys the commands touch
+	names   []string // the reserved fields, touched, then the other keys fetched
 }
 
 // nativeOps returns cmds as applyScript operations, or native false if a
 // command needs Go semantics: a dotted path, an operator other than Set,
-// Unset, Inc and Push, or an Inc by a float or by 10^18 or more.
+// Unset, Take, Inc and Push, an Inc by a float or by 10^18 or more, or a
+// Push with Slice. An invalid command is a *session.CommandError.
 func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 	ops = make([]any, 0, 3*len(cmds))
-	for _, c := range cmds {
+	native = true
+	for i, c := range cmds {
 		if err := session.ValidateKey(c.Path); err != nil {
-			return nil, false, fmt.Errorf("%v: %w", c, err)
+			return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
+		}
+		if !native {
+			continue
 		}
 		if strings.IndexByte(c.Path, '.') >= 0 {
-			return nil, false, nil
+			native = false
+			continue
 		}
 		switch c.Op {
 		case session.OpSet:
 			enc, err := encodeValue(c.Value)
 			if err != nil {
-				return nil, false, fmt.Errorf("%v: %w", c, err)
+				return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
 			}
 			ops = append(ops, "s", c.Path, string(enc))
 		case session.OpUnset:
 			ops = append(ops, "u", c.Path, "")
+		case session.OpTake:
+			ops = append(ops, "t", c.Path, "")
 		case session.OpInc:
 			by, ok := c.Value.(int64)
 			if !ok || by <= -maxNativeInc || by >= maxNativeInc {
-				return nil, false, nil
+				native = false
+				continue
 			}
 			ops = append(ops, "i", c.Path, strconv.FormatInt(by, 10))
 		case session.OpPush:
+			if c.Slice != 0 {
+				native = false
+				continue
+			}
 			enc, err := appendElements(nil, c.Values, 1)
 			if err != nil {
-				return nil, false, fmt.Errorf("%v: %w", c, err)
+				return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
 			}
 			ops = append(ops, "p", c.Path, string(enc))
 		default:
-			return nil, false, nil
+			native = false
 		}
 	}
-	return ops, true, nil
+	if !native {
+		ops = nil
+	}
+	return ops, native, nil
 }
 
-// applyInGo is the general path: apply cmds in Go to the touched
-// top-level keys fields, read as vals (the fields read, reserved ones
-// first, as HMGET returns them), and write back what changed if nothing
-// changed meanwhile; else apply again to the values the failed write found.
-func (s *Store) applyInGo(ctx context.Context, id string, exp int64, cmds []session.Command, fields, read []string, vals []any) (session.Doc, error) {
+// applyInGo is the general path: apply the commands in Go to the touched
+// top-level keys, whose values are vals (the reserved fields, then the
+// touched keys, as HMGET returns them; of the reserved fields only created
+// is needed), and write back what changed if Redis still holds vals; else
+// apply again to the values the failed write found. fromCache says vals
+// came from the cache, not from Redis: a first attempt that fails then
+// retries at once, as no other writer is known to be busy.
+func (s *Store) applyInGo(ctx context.Context, st *step, vals []any, fromCache bool) (session.Doc, error) {
+	id := st.id
 	for attempt := 0; ; attempt++ {
-		now := s.now()
-		partial, err := partialDoc(id, read, vals, now)
-		if err != nil {
-			return nil, fmt.Errorf("redis store: apply to session: %w", err)
+		before, checks, ops, err := st.prepare(vals)
+		if err != nil && fromCache {
+			// The cached values may be old: a command fails only on values
+			// read from Redis during this call.
+			fromCache = false
+			s.reads.Add(1)
+			if vals, err = s.client.HMGet(ctx, s.Key(id), st.names[:len(vals)]...).Result(); err != nil {
+				return nil, redisErr(ctx, "apply to session "+id+": read", err)
+			}
+			if vals[posExpires] == nil {
+				return nil, fmt.Errorf("redis store: apply to session %s: %w", id, session.ErrNotFound)
+			}
+			before, checks, ops, err = st.prepare(vals)
 		}
-		after, err := session.ApplyCommands(partial, cmds)
 		if err != nil {
 			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 		}
-		checks, ops, err := changes(fields, vals[len(reservedFields):], after)
-		if err != nil {
-			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
-		}
-		created := vals[2].(string) // partialDoc checked the reserved fields
+		created, _ := vals[posCreated].(string)
 		if s.beforeWrite != nil {
 			s.beforeWrite()
 		}
-		r, err := s.runApply(ctx, id, now.UnixMilli(), exp, created, checks, ops)
-		if err != nil || r.status != scriptConflict {
-			return r.result(id, err)
+		r, err := s.runApply(ctx, st, created, checks, ops)
+		if err != nil {
+			return nil, err
+		}
+		switch r.status {
+		case scriptApplied:
+			return s.finish(ctx, st, before, r)
+		case scriptConflict:
+		default:
+			return nil, r.unexpected(id)
 		}
 		if attempt >= s.maxRetries {
 			return nil, fmt.Errorf("redis store: apply to session %s: still contended after %d retries: %w", id, attempt, session.ErrUnavailable)
 		}
 		s.retries.Add(1)
-		if err := sleep(ctx, attempt); err != nil {
-			return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
-		}
-		vals = r.current(read)
-	}
-}
-
-// applyResult is the outcome of applyScript and the HGETALL after it.
-type applyResult struct {
-	status int               // the script's
-	hash   map[string]string // the session just after the script
-}
-
-// runApply runs applyScript and HGETALL in one MULTI/EXEC. If Redis does
-// not have the script cached, it sends the script itself (EVAL), once. Its
-// errors are complete ("redis store: ...").
-func (s *Store) runApply(ctx context.Context, id string, now, exp int64, created string, checks, ops []any) (applyResult, error) {
-	args := make([]any, 0, 4+len(checks)+len(ops))
-	args = append(args, now, exp, created, len(checks)/2)
-	args = append(append(args, checks...), ops...)
-	keys := []string{s.Key(id)}
-	var script *goredis.Cmd
-	var all *goredis.MapStringStringCmd
-	run := func(eval bool) error {
-		_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			if eval {
-				script = applyScript.Eval(ctx, p, keys, args...)
-			} else {
-				script = applyScript.EvalSha(ctx, p, keys, args...)
+		if !(fromCache && attempt == 0) {
+			if err := sleep(ctx, attempt); err != nil {
+				return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 			}
-			all = p.HGetAll(ctx, keys[0])
-			return nil
-		})
-		return err
+		}
+		vals = r.vals[:nReserved+len(st.touched)]
+		if created, _ := vals[posCreated].(string); created != "" {
+			s.cache.put(id, created, st.touched, vals[nReserved:], false)
+		}
 	}
-	err := run(false)
-	if goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		err = run(true)
+}
+
+// prepare applies the step's commands in Go to the touched keys' values
+// vals (the reserved fields, then the touched keys, as HMGET returns them)
+// and returns the values before, and the checks and operations for
+// applyScript that write the values after.
+func (st *step) prepare(vals []any) (before session.Doc, checks, ops []any, err error) {
+	if before, err = decodeValues(st.id, st.names[:len(vals)], vals, false); err != nil {
+		return nil, nil, nil, err
 	}
+	after, err := session.ApplyCommands(before, st.u.Commands)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if checks, ops, err = changes(st.touched, vals[nReserved:], after); err != nil {
+		return nil, nil, nil, err
+	}
+	return before, checks, ops, nil
+}
+
+// applyResult is the reply of applyScript.
+type applyResult struct {
+	status int
+	vals   []any // the reserved fields, then the fields of step.names
+	takes  []any // the values before of the Take commands
+	all    []any // the whole hash, for FetchAll
+}
+
+// runApply runs applyScript for st, with the checks (pairs of field and
+// SHA-1) and operations given. Its errors are complete ("redis store: ...").
+// A status of scriptNotFound is returned as an error wrapping
+// session.ErrNotFound.
+func (s *Store) runApply(ctx context.Context, st *step, created string, checks, ops []any) (applyResult, error) {
+	id, u := st.id, st.u
+	ret := st.names[nReserved:]
+	maxAge, fetchAll := "", ""
+	if u.MaxAge > 0 {
+		maxAge = formatMillis(u.MaxAge.Milliseconds())
+	}
+	if u.FetchAll {
+		fetchAll = "1"
+	}
+	args := make([]any, 0, 8+len(checks)+len(ret)+len(ops))
+	args = append(args, s.now().UnixMilli(), st.exp, created, maxAge, u.Label, fetchAll, len(checks)/2, len(ret))
+	args = append(args, checks...)
+	for _, f := range ret {
+		args = append(args, f)
+	}
+	args = append(args, ops...)
+	reply, err := applyScript.Run(ctx, s.client, []string{s.Key(id)}, args...).Slice()
 	if err != nil {
 		return applyResult{}, redisErr(ctx, "apply to session "+id, err)
 	}
-	status, err := script.Int()
-	if err != nil {
-		return applyResult{}, fmt.Errorf("redis store: apply to session %s: script result: %w", id, err)
+	var r applyResult
+	status, ok := reply[0].(int64)
+	if !ok {
+		return r, fmt.Errorf("redis store: apply to session %s: script result %T", id, reply[0])
 	}
-	return applyResult{status: status, hash: all.Val()}, nil
+	r.status = int(status)
+	if r.status == scriptNotFound {
+		s.cache.drop(id)
+		return r, fmt.Errorf("redis store: apply to session %s: %w", id, session.ErrNotFound)
+	}
+	parts := make([][]any, 3)
+	for i := range parts {
+		if len(reply) > i+1 {
+			if parts[i], ok = reply[i+1].([]any); !ok {
+				return r, fmt.Errorf("redis store: apply to session %s: script result part %d is %T", id, i+1, reply[i+1])
+			}
+		}
+	}
+	r.vals, r.takes, r.all = parts[0], parts[1], parts[2]
+	if len(r.vals) != len(st.names) {
+		return r, fmt.Errorf("redis store: apply to session %s: script returned %d values for %d fields", id, len(r.vals), len(st.names))
+	}
+	return r, nil
 }
 
-// result turns a final applyResult into Apply's result.
-func (r applyResult) result(id string, err error) (session.Doc, error) {
-	switch {
-	case err != nil:
-		return nil, err
-	case r.status == scriptNotFound:
-		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, session.ErrNotFound)
-	case r.status != scriptApplied:
-		return nil, fmt.Errorf("redis store: apply to session %s: unexpected script result %d", id, r.status)
-	case len(r.hash) == 0:
+func (r applyResult) unexpected(id string) error {
+	return fmt.Errorf("redis store: apply to session %s: unexpected script result %d", id, r.status)
+}
+
+// finish turns an applied script's reply into Apply's result; before
+// holds the touched keys' values before the step (only Take's are used).
+func (s *Store) finish(ctx context.Context, st *step, before session.Doc, r applyResult) (session.Doc, error) {
+	id := st.id
+	if r.vals[posExpires] == nil {
+		s.cache.drop(id)
 		return nil, fmt.Errorf("redis store: apply to session %s: expired at once: %w", id, session.ErrNotFound)
 	}
-	doc, err := decodeHash(id, r.hash)
+	var after session.Doc
+	var err error
+	if st.u.FetchAll {
+		after, err = decodeFields(id, r.all)
+	} else {
+		after, err = decodeValues(id, st.names, r.vals, true)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 	}
-	return doc, nil
-}
-
-// current returns the fields read of the session as the script found it,
-// as HMGET returns them (nil for absent fields).
-func (r applyResult) current(read []string) []any {
-	vals := make([]any, len(read))
-	for i, f := range read {
-		if v, ok := r.hash[f]; ok {
-			vals[i] = v
-		}
+	created, _ := r.vals[posCreated].(string)
+	s.cache.put(id, created, st.names[nReserved:], r.vals[nReserved:], false)
+	if user, _ := r.vals[posUser].(string); user != "" && st.exp > millis(r.vals[posIndexed]) {
+		maxAge := time.Duration(millis(r.vals[posMaxAge])) * time.Millisecond
+		s.reindex(ctx, user, id, indexBound(st.exp, maxAge))
 	}
-	return vals
+	return st.u.Result(before, after), nil
 }
 
-// topFields returns the distinct top-level keys of the paths of cmds.
-func topFields(cmds []session.Command) []string {
-	var out []string
-	for _, c := range cmds {
-		for _, p := range c.Paths() {
-			if i := strings.IndexByte(p, '.'); i >= 0 {
-				p = p[:i]
-			}
-			if !contains(out, p) {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
+// contains reports whether list holds s.
 func contains(list []string, s string) bool {
 	for _, e := range list {
 		if e == s {
@@ -248,36 +347,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// partialDoc decodes the reserved fields and touched keys read by HMGET. It
-// returns an error wrapping session.ErrNotFound if the session does not
-// exist or has expired at now.
-func partialDoc(id string, names []string, vals []any, now time.Time) (session.Doc, error) {
-	if vals[0] == nil {
-		return nil, fmt.Errorf("session %s: %w", id, session.ErrNotFound)
-	}
-	d := newDecoder(len(vals))
-	for i, v := range vals {
-		if v == nil {
-			continue
-		}
-		str, ok := v.(string)
-		if !ok {
-			return nil, fmt.Errorf("decode session %s: field %q is %T", id, names[i], v)
-		}
-		if err := d.field(names[i], str); err != nil {
-			return nil, fmt.Errorf("decode session %s: %w", id, err)
-		}
-	}
-	doc, err := d.done(id)
-	if err != nil {
-		return nil, err
-	}
-	if !doc[session.FieldExpires].(time.Time).After(now) {
-		return nil, fmt.Errorf("session %s: expired: %w", id, session.ErrNotFound)
-	}
-	return doc, nil
 }
 
 // changes compares the touched keys before (olds, as read; nil if absent)

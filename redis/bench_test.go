@@ -47,12 +47,16 @@ func BenchmarkHotSession(b *testing.B) {
 				prefix := testenv.RedisPrefix(b)
 				stores := []session.Store{l.make(newClient(b), prefix), l.make(newClient(b), prefix)}
 				m := newMeta(b)
-				if _, err := stores[0].Create(ctx, m, nil); err != nil {
+				if _, err := stores[0].Create(ctx, m, session.Update{}); err != nil {
 					b.Fatal(err)
 				}
 				runClients(b, func(i int) (session.Store, session.Meta) { return stores[i%2], m }, w.batch)
 				retries := l.retries(stores[0]) + l.retries(stores[1])
 				b.ReportMetric(float64(retries)/float64(b.N), "retries/op")
+				if s0, ok := stores[0].(*Store); ok {
+					reads := s0.Stats().Reads + stores[1].(*Store).Stats().Reads
+					b.ReportMetric(float64(reads)/float64(b.N), "reads/op")
+				}
 			})
 		}
 	}
@@ -69,7 +73,7 @@ func BenchmarkSpreadSessions(b *testing.B) {
 				metas := make([]session.Meta, clients)
 				for i := range metas {
 					metas[i] = newMeta(b)
-					if _, err := stores[0].Create(ctx, metas[i], nil); err != nil {
+					if _, err := stores[0].Create(ctx, metas[i], session.Update{}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -99,7 +103,7 @@ func runClients(b *testing.B, pick func(i int) (session.Store, session.Meta), ba
 		go func() {
 			defer wg.Done()
 			for range n {
-				if _, err := s.Apply(ctx, m.ID, m.Expires, cmds); err != nil {
+				if _, err := s.Apply(ctx, m.ID, upd(m.Expires, cmds)); err != nil {
 					b.Error(err)
 					return
 				}
@@ -133,14 +137,14 @@ func BenchmarkBigSessionWrite(b *testing.B) {
 					init = append(init, set("k"+strconv.Itoa(i), strings.Repeat("x", 1000)))
 				}
 				init = append(init, set("list", []any{}))
-				if _, err := s.Create(ctx, m, init); err != nil {
+				if _, err := s.Create(ctx, m, session.Update{Commands: init}); err != nil {
 					b.Fatal(err)
 				}
 				batch := []session.Command{cmds[name]}
 				in0, out0 := netBytes(b, c)
 				b.ResetTimer()
 				for range b.N {
-					if _, err := s.Apply(ctx, m.ID, m.Expires, batch); err != nil {
+					if _, err := s.Apply(ctx, m.ID, upd(m.Expires, batch)); err != nil {
 						b.Fatal(err)
 					}
 				}

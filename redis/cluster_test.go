@@ -11,7 +11,6 @@ import (
 	"github.com/atomicsession/atomicsession/internal/testenv"
 	"github.com/atomicsession/atomicsession/redis"
 	"github.com/atomicsession/atomicsession/session"
-	"github.com/atomicsession/atomicsession/sessiontest"
 )
 
 // clusterClient returns a Cluster client of the test cluster, closed when
@@ -25,13 +24,6 @@ func clusterClient(t testing.TB) *goredis.ClusterClient {
 	return c
 }
 
-// TestConformanceCluster runs the suite through a ClusterClient.
-func TestConformanceCluster(t *testing.T) {
-	sessiontest.Run(t, func(t *testing.T) session.Store {
-		return redis.NewStore(clusterClient(t), redis.WithPrefix(testenv.RedisPrefix(t)))
-	}, sessiontest.Skip("Differential", "run in TestConformance; the Cluster client changes nothing in it"))
-}
-
 // TestClusterSlotIsTheID: in a real cluster, a session's key hashes to the
 // slot of its id alone, so the hash tag holds whatever the prefix.
 func TestClusterSlotIsTheID(t *testing.T) {
@@ -39,7 +31,7 @@ func TestClusterSlotIsTheID(t *testing.T) {
 	c := clusterClient(t)
 	s := redis.NewStore(c, redis.WithPrefix("some:prefix:"))
 	m := session.Meta{ID: session.IDOf(strconv.FormatInt(time.Now().UnixNano(), 10)), Expires: time.Now().Add(time.Hour), MaxAge: time.Hour, Created: time.Now()}
-	if _, err := s.Create(ctx, m, nil); err != nil {
+	if _, err := s.Create(ctx, m, session.Update{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Delete(ctx, m.ID) })

@@ -75,7 +75,7 @@ func appendFloat(b []byte, f float64) ([]byte, error) {
 	}
 	start := len(b)
 	b = strconv.AppendFloat(b, f, 'g', -1, 64)
-	if bytes.IndexAny(b[start:], ".e") < 0 {
+	if !bytes.ContainsAny(b[start:], ".e") {
 		b = append(b, ".0"...)
 	}
 	return b, nil
@@ -339,7 +339,7 @@ func object(x map[string]any) (map[string]any, error) {
 // number decodes a JSON number: an integer without '.' or exponent is an
 // int64, any other a float64.
 func number(s string) (any, error) {
-	if strings.IndexAny(s, ".eE") < 0 {
+	if !strings.ContainsAny(s, ".eE") {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("decode integer %q: %w", s, err)

@@ -26,7 +26,7 @@ func TestConcurrentIncrementsAreExact(t *testing.T) {
 				prefix := testenv.RedisPrefix(t)
 				stores := []session.Store{l.make(newClient(t), prefix), l.make(newClient(t), prefix)}
 				m := newMeta(t)
-				if _, err := stores[0].Create(ctx, m, nil); err != nil {
+				if _, err := stores[0].Create(ctx, m, session.Update{}); err != nil {
 					t.Fatal(err)
 				}
 				var wg sync.WaitGroup
@@ -45,7 +45,7 @@ func TestConcurrentIncrementsAreExact(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				doc, err := stores[1].Load(ctx, m.ID)
+				doc, err := stores[1].Load(ctx, m.ID, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -62,7 +62,7 @@ func TestConcurrentIncrementsAreExact(t *testing.T) {
 // hammer applies n Inc of key by 1 to the session m.
 func hammer(ctx context.Context, s session.Store, m session.Meta, key string, n int) error {
 	for range n {
-		if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{inc(key, int64(1))}); err != nil {
+		if _, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{inc(key, int64(1))})); err != nil {
 			return fmt.Errorf("Apply: %w", err)
 		}
 	}

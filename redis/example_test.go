@@ -32,13 +32,25 @@ func ExampleNewStore() {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /cart", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r, "cart").Await(r.Context()) // reads the cart only
+		if err != nil {
+			http.Error(w, "session unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		cart, _ := sess.Get("cart")
+		fmt.Fprintf(w, `<p>cart: %v</p><form method="post"><input name="item"><input type="hidden" name="_csrf" value="%s"></form>`,
+			cart, sess.CreateCSRF())
+	})
+	// The CSRF guard (m.CSRF below) refuses a POST without the form's token.
 	mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
 		sess, err := middleware.Session(r).Await(r.Context())
 		if err != nil {
 			http.Error(w, "session unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		// One script call, no retry: Push of a top-level key runs in Redis.
+		// One script call, no retry: Push of a top-level key runs in Redis,
+		// and returns the cart only, not the rest of the session.
 		doc, err := sess.Push("cart", r.FormValue("item")).Then(sess.Update).Await(r.Context())
 		if err != nil {
 			http.Error(w, "session update failed", http.StatusInternalServerError)
@@ -46,5 +58,5 @@ func ExampleNewStore() {
 		}
 		fmt.Fprintf(w, "cart: %v", doc["cart"])
 	})
-	log.Fatal(http.ListenAndServe(":8080", m.Handler(mux)))
+	log.Fatal(http.ListenAndServe(":8080", m.Handler(m.CSRF(mux))))
 }

@@ -16,27 +16,57 @@ const (
 	hashExpires = "$expires" // Unix milliseconds
 	hashMaxAge  = "$maxAge"  // milliseconds
 	hashCreated = "$created" // Unix milliseconds
-	hashSecret  = "$secret"  // the CSRF secret as is
+	hashUser    = "$user"    // session.FieldUserID as is; absent when not bound
+	hashLabel   = "$label"   // session.FieldLabel as is; absent when none
+	// hashIndexed is not part of the document: the Unix milliseconds up to
+	// which the user index is known to keep this session (its score there,
+	// see users.go); absent when not bound.
+	hashIndexed = "$indexed"
 )
 
-// reservedFields are the hash fields of the reserved document fields, in
-// the order the general path reads them.
-var reservedFields = []string{hashExpires, hashMaxAge, hashCreated, hashSecret}
+// reservedFields are the hash fields that every read asks for, in this
+// order, before the user keys: Go's code indexes them with the constants
+// below.
+var reservedFields = []string{hashExpires, hashMaxAge, hashCreated, hashUser, hashLabel, hashIndexed}
+
+// Positions in reservedFields.
+const (
+	posExpires = iota
+	posMaxAge
+	posCreated
+	posUser
+	posLabel
+	posIndexed
+	nReserved
+)
+
+// requiredFields is how many of the reserved fields every session has
+// ($expires, $maxAge, $created).
+const requiredFields = 3
 
 // encodeDoc returns doc as alternating hash fields and values, ready for
 // HSET: the reserved fields from their document form, every other key
-// encoded. FieldID is not stored.
-func encodeDoc(doc session.Doc) ([]any, error) {
+// encoded. FieldID is not stored. indexed, if not zero, is stored as
+// hashIndexed.
+func encodeDoc(doc session.Doc, indexed int64) ([]any, error) {
 	m, err := session.MetaOf(doc)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]any, 0, 2*len(doc)+8)
+	out := make([]any, 0, 2*len(doc)+12)
 	out = append(out,
 		hashExpires, strconv.FormatInt(m.Expires.UnixMilli(), 10),
 		hashMaxAge, strconv.FormatInt(m.MaxAge.Milliseconds(), 10),
-		hashCreated, strconv.FormatInt(m.Created.UnixMilli(), 10),
-		hashSecret, m.Secret)
+		hashCreated, strconv.FormatInt(m.Created.UnixMilli(), 10))
+	if m.UserID != "" {
+		out = append(out, hashUser, m.UserID)
+	}
+	if m.Label != "" {
+		out = append(out, hashLabel, m.Label)
+	}
+	if indexed != 0 {
+		out = append(out, hashIndexed, strconv.FormatInt(indexed, 10))
+	}
 	for k, v := range doc {
 		if session.IsReserved(k) {
 			continue
@@ -53,7 +83,7 @@ func encodeDoc(doc session.Doc) ([]any, error) {
 // decoder builds a document from hash fields one at a time.
 type decoder struct {
 	doc  session.Doc
-	seen int // reserved fields seen
+	seen int // required reserved fields seen
 }
 
 func newDecoder(n int) *decoder {
@@ -70,8 +100,16 @@ func (d *decoder) field(name, value string) error {
 		return nil
 	}
 	switch name {
-	case hashSecret:
-		d.doc[session.FieldSecret] = value
+	case hashUser:
+		if value != "" {
+			d.doc[session.FieldUserID] = value
+		}
+		return nil
+	case hashLabel:
+		if value != "" {
+			d.doc[session.FieldLabel] = value
+		}
+		return nil
 	case hashExpires, hashCreated, hashMaxAge:
 		ms, err := strconv.ParseInt(value, 10, 64)
 		if err != nil {
@@ -86,15 +124,15 @@ func (d *decoder) field(name, value string) error {
 			d.doc[session.FieldMaxAge] = ms
 		}
 	default:
-		return nil // a field of a later version: not part of the document
+		return nil // $indexed, or a field of a later version: not part of the document
 	}
 	d.seen++
 	return nil
 }
 
 func (d *decoder) done(id string) (session.Doc, error) {
-	if d.seen != len(reservedFields) {
-		return nil, fmt.Errorf("session %s: hash lacks reserved fields (%d of %d present)", id, d.seen, len(reservedFields))
+	if d.seen != requiredFields {
+		return nil, fmt.Errorf("session %s: hash lacks reserved fields (%d of %d present)", id, d.seen, requiredFields)
 	}
 	d.doc[session.FieldID] = id
 	return d.doc, nil
@@ -129,4 +167,38 @@ func decodeFields[T any](id string, pairs []T) (session.Doc, error) {
 		}
 	}
 	return d.done(id)
+}
+
+// decodeValues decodes the values of the fields names as HMGET returns
+// them (nil for an absent field): a document when the reserved fields are
+// among them (required true), else only the user keys present.
+func decodeValues(id string, names []string, vals []any, required bool) (session.Doc, error) {
+	if len(vals) != len(names) {
+		return nil, fmt.Errorf("decode session %s: %d values for %d fields", id, len(vals), len(names))
+	}
+	d := newDecoder(len(vals))
+	for i, v := range vals {
+		if v == nil {
+			continue
+		}
+		str, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("decode session %s: field %q is %T", id, names[i], v)
+		}
+		if err := d.field(names[i], str); err != nil {
+			return nil, fmt.Errorf("decode session %s: %w", id, err)
+		}
+	}
+	if !required {
+		return d.doc, nil
+	}
+	return d.done(id)
+}
+
+// millis parses a reserved millisecond field as HMGET returns it; 0 when
+// absent or not a number.
+func millis(v any) int64 {
+	s, _ := v.(string)
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
 }

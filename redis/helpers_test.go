@@ -54,7 +54,6 @@ func newMeta(tb testing.TB) session.Meta {
 		Expires: now.Add(time.Hour),
 		MaxAge:  time.Hour,
 		Created: now,
-		Secret:  "c2VjcmV0",
 	}
 }
 
@@ -62,10 +61,15 @@ func newMeta(tb testing.TB) session.Meta {
 func create(tb testing.TB, s *Store) session.Meta {
 	tb.Helper()
 	m := newMeta(tb)
-	if _, err := s.Create(context.Background(), m, nil); err != nil {
+	if _, err := s.Create(context.Background(), m, session.Update{}); err != nil {
 		tb.Fatalf("Create: %v", err)
 	}
 	return m
+}
+
+// upd returns an Update of cmds moving expires to exp.
+func upd(exp time.Time, cmds []session.Command) session.Update {
+	return session.Update{Commands: cmds, Expires: exp}
 }
 
 func set(key string, v any) session.Command {

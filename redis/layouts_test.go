@@ -3,6 +3,8 @@ package redis
 // Two alternatives to the Store's general path, kept only to measure the
 // choice of layout (docs/redis-layout.md, the benchmarks in bench_test.go):
 //
+//   - hash-nocache: the Store without its field cache, so that its Go
+//     path reads the touched fields before every compare-and-set;
 //   - watchStore: the same hash, but the general path is WATCH key, HMGET
 //     the touched fields, session.ApplyCommands, MULTI HSET/HDEL/HSET
 //     expires/PEXPIREAT/HGETALL EXEC, retried on redis.TxFailedErr;
@@ -31,6 +33,9 @@ type layout struct {
 var layouts = []layout{
 	{"hash", func(c goredis.UniversalClient, p string) session.Store { return NewStore(c, WithPrefix(p)) },
 		func(s session.Store) uint64 { return s.(*Store).Stats().Retries }},
+	{"hash-nocache", func(c goredis.UniversalClient, p string) session.Store {
+		return NewStore(c, WithPrefix(p), WithCacheBytes(0))
+	}, func(s session.Store) uint64 { return s.(*Store).Stats().Retries }},
 	{"hash-watch", func(c goredis.UniversalClient, p string) session.Store {
 		return &watchStore{Store: NewStore(c, WithPrefix(p))}
 	}, func(s session.Store) uint64 { return s.(*watchStore).retries.Load() }},
@@ -45,20 +50,14 @@ type watchStore struct {
 	retries atomic.Uint64
 }
 
-func (w *watchStore) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
-	ops, native, err := nativeOps(cmds)
-	if err != nil {
-		return nil, err
-	}
-	if native {
-		r, err := w.runApply(ctx, id, w.now().UnixMilli(), expires.UnixMilli(), "", nil, ops)
-		if err != nil || r.status != scriptFallback {
-			return r.result(id, err)
-		}
+func (w *watchStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
+	if _, native, err := nativeOps(u.Commands); err != nil || native {
+		return w.Store.Apply(ctx, id, u)
 	}
 	key := w.Key(id)
-	fields := topFields(cmds)
-	read := append(append([]string{}, reservedFields...), fields...)
+	fields := session.TouchedKeys(u.Commands)
+	read := readList(fields, nil)
+	expires := u.Expires
 	for attempt := 0; ; attempt++ {
 		var doc session.Doc
 		err := w.client.Watch(ctx, func(tx *goredis.Tx) error {
@@ -66,19 +65,25 @@ func (w *watchStore) Apply(ctx context.Context, id string, expires time.Time, cm
 			if err != nil {
 				return err
 			}
-			partial, err := partialDoc(id, read, vals, w.now())
+			if vals[posExpires] == nil {
+				return session.ErrNotFound
+			}
+			partial, err := decodeValues(id, read, vals, true)
 			if err != nil {
 				return err
 			}
-			after, err := session.ApplyCommands(partial, cmds)
+			if !live(partial, w.now()) {
+				return session.ErrNotFound
+			}
+			after, err := session.ApplyCommands(partial, u.Commands)
 			if err != nil {
 				return err
 			}
-			_, ops, err := changes(fields, vals[len(reservedFields):], after)
+			_, ops, err := changes(fields, vals[nReserved:], after)
 			if err != nil {
 				return err
 			}
-			var all *goredis.MapStringStringCmd
+			var res *goredis.SliceCmd
 			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 				for i := 0; i < len(ops); i += 3 {
 					if ops[i] == "s" {
@@ -88,14 +93,17 @@ func (w *watchStore) Apply(ctx context.Context, id string, expires time.Time, cm
 					}
 				}
 				p.HSet(ctx, key, hashExpires, expires.UnixMilli())
-				all = p.HGetAll(ctx, key)
+				res = p.HMGet(ctx, key, read...)
 				p.PExpireAt(ctx, key, expires)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			doc, err = decodeHash(id, all.Val())
+			out, err := decodeValues(id, read, res.Val(), true)
+			if err == nil {
+				doc = u.Result(partial, out)
+			}
 			return err
 		}, key)
 		if !errors.Is(err, goredis.TxFailedErr) {
@@ -134,12 +142,9 @@ func (w *wholeDocStore) encode(doc session.Doc) (string, error) {
 	return string(enc), err
 }
 
-func live(doc session.Doc) bool {
-	exp, _ := doc[session.FieldExpires].(time.Time)
-	return exp.After(time.Now())
-}
+func liveNow(doc session.Doc) bool { return live(doc, time.Now()) }
 
-func (w *wholeDocStore) Load(ctx context.Context, id string) (session.Doc, error) {
+func (w *wholeDocStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	data, err := w.c.Get(ctx, w.key(id)).Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, session.ErrNotFound
@@ -148,15 +153,15 @@ func (w *wholeDocStore) Load(ctx context.Context, id string) (session.Doc, error
 		return nil, err
 	}
 	doc, err := w.decode(id, data)
-	if err == nil && !live(doc) {
+	if err == nil && !liveNow(doc) {
 		return nil, session.ErrNotFound
 	}
-	return doc, err
+	return session.LoadResult(doc, keys), err
 }
 
-func (w *wholeDocStore) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
+func (w *wholeDocStore) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
 	m.Expires, m.Created = toMillis(m.Expires), toMillis(m.Created)
-	doc, err := session.ApplyCommands(m.Doc(), cmds)
+	doc, err := session.ApplyCommands(m.Doc(), u.Commands)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +176,16 @@ func (w *wholeDocStore) Create(ctx context.Context, m session.Meta, cmds []sessi
 	if err != nil {
 		return nil, err
 	}
-	return w.decode(m.ID, enc)
+	after, err := w.decode(m.ID, enc)
+	if err != nil {
+		return nil, err
+	}
+	return u.Result(m.Doc(), after), nil
 }
 
-func (w *wholeDocStore) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
+func (w *wholeDocStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	key := w.key(id)
+	expires := u.Expires
 	for attempt := 0; ; attempt++ {
 		var out session.Doc
 		err := w.c.Watch(ctx, func(tx *goredis.Tx) error {
@@ -190,10 +200,10 @@ func (w *wholeDocStore) Apply(ctx context.Context, id string, expires time.Time,
 			if err != nil {
 				return err
 			}
-			if !live(doc) {
+			if !liveNow(doc) {
 				return session.ErrNotFound
 			}
-			after, err := session.ApplyCommands(doc, cmds)
+			after, err := session.ApplyCommands(doc, u.Commands)
 			if err != nil {
 				return err
 			}
@@ -209,6 +219,9 @@ func (w *wholeDocStore) Apply(ctx context.Context, id string, expires time.Time,
 			})
 			if err == nil {
 				out, err = w.decode(id, enc)
+			}
+			if err == nil {
+				out = u.Result(doc, out)
 			}
 			return err
 		}, key)

@@ -3,9 +3,10 @@ package redis
 import goredis "github.com/redis/go-redis/v9"
 
 // The scripts never decode a user value: they copy values from ARGV into
-// the hash, compare SHA-1 digests of stored values, and let HINCRBY add
-// plain integers. Numbers that Lua itself reads are the reserved
-// millisecond fields, exact in a double until the year 287396.
+// the hash and back out, compare SHA-1 digests of stored values, and let
+// HINCRBY add plain integers. Numbers that Lua itself reads are the reserved
+// millisecond fields, exact in a double until the year 287396. Every script
+// names one key only, so each runs in one slot of a Redis Cluster.
 
 // createScript writes a new session.
 //
@@ -30,55 +31,78 @@ redis.call('PEXPIREAT', key, ARGV[2])
 return 1
 `)
 
-// applyScript applies one batch to a live session. The Store sends it in
-// MULTI, followed by HGETALL of the key, so that it receives the document
-// just after the script in the same round trip without copying it through
-// Lua (for a 64 KB session that copy cost about 0.2 ms).
+// applyScript applies one step to a live session and returns the fields
+// the caller asked for, as they are after it.
 //
 //	KEYS[1]  the session key
 //	ARGV[1]  now, Unix ms
 //	ARGV[2]  the new expires, Unix ms
 //	ARGV[3]  created, Unix ms, that the session must have; "" for any
-//	ARGV[4]  n, the number of checks
-//	then n pairs: field, SHA-1 hex of its value as read ("" for absent)
+//	ARGV[4]  the new maxAge in ms; "" to keep it
+//	ARGV[5]  the new label; "" to keep it
+//	ARGV[6]  "1" to return the whole hash too (Update.FetchAll)
+//	ARGV[7]  c, the number of checks
+//	ARGV[8]  r, the number of fields to return
+//	then c pairs: field, SHA-1 hex of its value as the caller holds it
+//	     ("" for absent)
+//	then r fields to return
 //	then triples: op, field, value, where op is
 //	  "s"  HSET field value
 //	  "u"  HDEL field
+//	  "t"  HDEL field, returning its value before (Take)
 //	  "i"  HINCRBY field value
 //	  "p"  append to the array in field the encoded elements in value
 //	       (joined by ','; "" for none), or create it: $push as text, as
 //	       the encoding of an array always starts with '[' and ends with ']'
 //
-// It returns scriptNotFound if no live session holds the key,
-// scriptConflict if the session's created or a checked field differs
-// (another writer came first), scriptFallback if an "i" field holds
-// something other than an integer of at most 18 digits, whose sum could
-// leave the int64 range, or a "p" field holds something other than an
-// array (Go applies the batch, and fails it if the reference semantics do)
-// — in these cases nothing changed — and else scriptApplied. Every check
-// runs before the first write, so a batch applies entirely or not at all.
+// It returns {status, values, takes, hash}: values are HMGET of the
+// reserved fields ($expires $maxAge $created $user $label $indexed) and of
+// the r fields, after the step if it applied and as found otherwise; takes
+// the values before of the "t" fields, in order; hash HGETALL after the
+// step if ARGV[6] asked for it. status is scriptNotFound (and nothing else)
+// if no live session holds the key, scriptConflict if the session's created
+// or a checked field differs (another writer came first), scriptFallback
+// if an "i" field holds something other than an integer of at most 18
+// digits, whose sum could leave the int64 range, or a "p" field holds
+// something other than an array (Go applies the batch, and fails it if the
+// reference semantics do) — in these cases nothing changed — and else
+// scriptApplied. Every check runs before the first write, so a step
+// applies entirely or not at all.
 var applyScript = goredis.NewScript(`
 local key = KEYS[1]
 local exp = redis.call('HGET', key, '$expires')
 if not exp or tonumber(exp) <= tonumber(ARGV[1]) then
-	return 0
+	return {0}
+end
+local nchecks, nret = tonumber(ARGV[7]), tonumber(ARGV[8])
+local retFrom = 9 + 2 * nchecks
+local function values()
+	local out = {}
+	for _, f in ipairs({'$expires', '$maxAge', '$created', '$user', '$label', '$indexed'}) do
+		out[#out + 1] = redis.call('HGET', key, f)
+	end
+	for j = retFrom, retFrom + nret - 1 do
+		out[#out + 1] = redis.call('HGET', key, ARGV[j])
+	end
+	return out
 end
 if ARGV[3] ~= '' and redis.call('HGET', key, '$created') ~= ARGV[3] then
-	return 2
+	return {2, values()}
 end
-local i = 5
-for _ = 1, tonumber(ARGV[4]) do
+local i = 9
+for _ = 1, nchecks do
 	local cur = redis.call('HGET', key, ARGV[i])
 	local digest = ''
 	if cur then
 		digest = redis.sha1hex(cur)
 	end
 	if digest ~= ARGV[i + 1] then
-		return 2
+		return {2, values()}
 	end
 	i = i + 2
 end
-local first = i
+local first = retFrom + nret
+i = first
 while i <= #ARGV do
 	local op = ARGV[i]
 	if op == 'i' or op == 'p' then
@@ -86,20 +110,24 @@ while i <= #ARGV do
 		if cur and op == 'i' then
 			local digits = string.match(cur, '^%-?(%d+)$')
 			if not digits or #digits > 18 or (#digits > 1 and string.sub(digits, 1, 1) == '0') or cur == '-0' then
-				return 1
+				return {1, values()}
 			end
 		elseif cur and string.sub(cur, 1, 1) ~= '[' then
-			return 1
+			return {1, values()}
 		end
 	end
 	i = i + 3
 end
+local takes = {}
 i = first
 while i <= #ARGV do
 	local op = ARGV[i]
 	if op == 's' then
 		redis.call('HSET', key, ARGV[i + 1], ARGV[i + 2])
 	elseif op == 'u' then
+		redis.call('HDEL', key, ARGV[i + 1])
+	elseif op == 't' then
+		takes[#takes + 1] = redis.call('HGET', key, ARGV[i + 1])
 		redis.call('HDEL', key, ARGV[i + 1])
 	elseif op == 'i' then
 		redis.call('HINCRBY', key, ARGV[i + 1], ARGV[i + 2])
@@ -118,8 +146,18 @@ while i <= #ARGV do
 	i = i + 3
 end
 redis.call('HSET', key, '$expires', ARGV[2])
+if ARGV[4] ~= '' then
+	redis.call('HSET', key, '$maxAge', ARGV[4])
+end
+if ARGV[5] ~= '' then
+	redis.call('HSET', key, '$label', ARGV[5])
+end
 redis.call('PEXPIREAT', key, ARGV[2])
-return 3
+local all = {}
+if ARGV[6] == '1' then
+	all = redis.call('HGETALL', key)
+end
+return {3, values(), takes, all}
 `)
 
 // Results of applyScript.
@@ -129,3 +167,73 @@ const (
 	scriptConflict = 2
 	scriptApplied  = 3
 )
+
+// deleteScript deletes a session and returns its $user (nil if none, or
+// if there was no session), so that the Store can drop it from the index.
+//
+//	KEYS[1]  the session key
+var deleteScript = goredis.NewScript(`
+local user = redis.call('HGET', KEYS[1], '$user')
+redis.call('DEL', KEYS[1])
+return user
+`)
+
+// revokeScript deletes a session if it is bound to the user.
+//
+//	KEYS[1]  the session key
+//	ARGV[1]  the user id
+//	ARGV[2]  now, Unix ms
+//
+// It returns 0 if the session is not bound to the user (or does not
+// exist), 1 if it deleted an expired one, 2 if it deleted a live one.
+var revokeScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], '$user') ~= ARGV[1] then
+	return 0
+end
+local exp = redis.call('HGET', KEYS[1], '$expires')
+redis.call('DEL', KEYS[1])
+if exp and tonumber(exp) > tonumber(ARGV[2]) then
+	return 2
+end
+return 1
+`)
+
+// indexScript adds a session to its user's index, a sorted set whose
+// scores bound the members' expiries, drops the members whose bound has
+// passed, and makes the set itself expire with its last member.
+//
+//	KEYS[1]  the user index key
+//	ARGV[1]  the session id
+//	ARGV[2]  its bound, Unix ms: a time at or after its expiry
+//	ARGV[3]  now, Unix ms
+//
+// A member's score only grows. It returns the number of members left.
+var indexScript = goredis.NewScript(`
+local key = KEYS[1]
+local cur = redis.call('ZSCORE', key, ARGV[1])
+if not cur or tonumber(cur) < tonumber(ARGV[2]) then
+	redis.call('ZADD', key, ARGV[2], ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[3])
+local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+if last[2] then
+	redis.call('PEXPIREAT', key, last[2])
+end
+return redis.call('ZCARD', key)
+`)
+
+// markScript records in a session that the user index keeps it until a
+// time, unless the session is gone or already records a later one.
+//
+//	KEYS[1]  the session key
+//	ARGV[1]  the time, Unix ms
+var markScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then
+	return 0
+end
+local cur = redis.call('HGET', KEYS[1], '$indexed')
+if not cur or tonumber(cur) < tonumber(ARGV[1]) then
+	redis.call('HSET', KEYS[1], '$indexed', ARGV[1])
+end
+return 1
+`)

@@ -23,11 +23,11 @@ func TestValuesRoundTripExactly(t *testing.T) {
 		cmds = append(cmds, set(k, v))
 	}
 	m := newMeta(t)
-	created, err := s.Create(ctx, m, cmds)
+	created, err := s.Create(ctx, m, session.Update{Commands: cmds})
 	if err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	loaded, err := s.Load(ctx, m.ID)
+	loaded, err := s.Load(ctx, m.ID, nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -44,23 +44,25 @@ func TestValuesRoundTripExactly(t *testing.T) {
 		native = append(native, set(k, v))
 		general = append(general, set("d."+k, v))
 	}
-	if _, err := s.Apply(ctx, m2.ID, m2.Expires, native); err != nil {
+	if _, err := s.Apply(ctx, m2.ID, upd(m2.Expires, native)); err != nil {
 		t.Fatalf("Apply native: %v", err)
 	}
-	after, err := s.Apply(ctx, m2.ID, m2.Expires, general)
+	after, err := s.Apply(ctx, m2.ID, upd(m2.Expires, general))
 	if err != nil {
 		t.Fatalf("Apply general: %v", err)
 	}
 	want := session.Doc(values).Clone()
 	want["d"] = map[string]any(session.Doc(values).Clone())
-	loaded, err = s.Load(ctx, m2.ID)
+	loaded, err = s.Load(ctx, m2.ID, nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	for name, doc := range map[string]session.Doc{"Apply": after, "Load": loaded} {
-		if !identical(doc.User(), want) {
-			t.Errorf("%s returned %#v, want %#v", name, doc.User(), want)
-		}
+	if !identical(loaded.User(), want) {
+		t.Errorf("Load returned %#v, want %#v", loaded.User(), want)
+	}
+	// Apply returns the touched key only.
+	if !identical(after.User(), session.Doc{"d": want["d"]}) {
+		t.Errorf("Apply returned %#v, want only d: %#v", after.User(), want["d"])
 	}
 }
 
@@ -68,7 +70,8 @@ func TestReservedFieldsRoundTrip(t *testing.T) {
 	s, _ := newStore(t)
 	m := newMeta(t)
 	m.Expires = m.Expires.Add(123456 * time.Nanosecond)
-	doc, err := s.Create(ctx, m, nil)
+	m.UserID, m.Label = "user-1", "a phone"
+	doc, err := s.Create(ctx, m, session.Update{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +83,10 @@ func TestReservedFieldsRoundTrip(t *testing.T) {
 	want.Expires = m.Expires.Truncate(time.Millisecond)
 	want.Created = m.Created.Truncate(time.Millisecond)
 	if !got.Expires.Equal(want.Expires) || !got.Created.Equal(want.Created) || got.ID != m.ID ||
-		got.MaxAge != m.MaxAge || got.Secret != m.Secret || got.Expires.Location() != time.UTC {
+		got.MaxAge != m.MaxAge || got.UserID != m.UserID || got.Label != m.Label || got.Expires.Location() != time.UTC {
 		t.Errorf("Create returned %+v, want %+v", got, want)
 	}
-	loaded, err := s.Load(ctx, m.ID)
+	loaded, err := s.Load(ctx, m.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func TestApplySetsExpiryInRedis(t *testing.T) {
 		"touch": nil, "native": {set("a", "x")}, "general": {set("b.c", "y")},
 	} {
 		exp := time.Now().Add(2 * time.Hour).Truncate(time.Millisecond).UTC()
-		doc, err := s.Apply(ctx, m.ID, exp, cmds)
+		doc, err := s.Apply(ctx, m.ID, upd(exp, cmds))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -129,17 +132,17 @@ func expire(t *testing.T, s *Store, c *goredis.Client, id string) {
 func TestExpiredSessionIsNeverServed(t *testing.T) {
 	s, c := newStore(t)
 	m := create(t, s)
-	if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("a", int64(1))}); err != nil {
+	if _, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("a", int64(1))})); err != nil {
 		t.Fatal(err)
 	}
 	expire(t, s, c, m.ID)
-	if _, err := s.Load(ctx, m.ID); !errors.Is(err, session.ErrNotFound) {
+	if _, err := s.Load(ctx, m.ID, nil); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Load: %v, want ErrNotFound", err)
 	}
 	for name, cmds := range map[string][]session.Command{
 		"touch": nil, "native": {inc("a", int64(1))}, "general": {inc("b.c", int64(1))},
 	} {
-		if _, err := s.Apply(ctx, m.ID, time.Now().Add(time.Hour), cmds); !errors.Is(err, session.ErrNotFound) {
+		if _, err := s.Apply(ctx, m.ID, upd(time.Now().Add(time.Hour), cmds)); !errors.Is(err, session.ErrNotFound) {
 			t.Errorf("Apply %s: %v, want ErrNotFound", name, err)
 		}
 	}
@@ -147,7 +150,7 @@ func TestExpiredSessionIsNeverServed(t *testing.T) {
 		t.Errorf("expired session changed: %v", h)
 	}
 	// Create replaces an expired session still in Redis.
-	doc, err := s.Create(ctx, m, []session.Command{set("fresh", true)})
+	doc, err := s.Create(ctx, m, session.Update{Commands: []session.Command{set("fresh", true)}})
 	if err != nil {
 		t.Fatalf("Create over an expired session: %v", err)
 	}
@@ -159,13 +162,13 @@ func TestExpiredSessionIsNeverServed(t *testing.T) {
 func TestMissingSession(t *testing.T) {
 	s, c := newStore(t)
 	id := newID(t)
-	if _, err := s.Load(ctx, id); !errors.Is(err, session.ErrNotFound) {
+	if _, err := s.Load(ctx, id, nil); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Load: %v, want ErrNotFound", err)
 	}
 	for name, cmds := range map[string][]session.Command{
 		"touch": nil, "native": {set("a", "x")}, "general": {set("a.b", "x")},
 	} {
-		if _, err := s.Apply(ctx, id, time.Now().Add(time.Hour), cmds); !errors.Is(err, session.ErrNotFound) {
+		if _, err := s.Apply(ctx, id, upd(time.Now().Add(time.Hour), cmds)); !errors.Is(err, session.ErrNotFound) {
 			t.Errorf("Apply %s: %v, want ErrNotFound", name, err)
 		}
 	}
@@ -180,13 +183,13 @@ func TestMissingSession(t *testing.T) {
 func TestCreateConflict(t *testing.T) {
 	s, _ := newStore(t)
 	m := newMeta(t)
-	if _, err := s.Create(ctx, m, []session.Command{set("a", "first")}); err != nil {
+	if _, err := s.Create(ctx, m, session.Update{Commands: []session.Command{set("a", "first")}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Create(ctx, m, []session.Command{set("a", "second"), set("b", "x")}); !errors.Is(err, session.ErrConflict) {
+	if _, err := s.Create(ctx, m, session.Update{Commands: []session.Command{set("a", "second"), set("b", "x")}}); !errors.Is(err, session.ErrConflict) {
 		t.Fatalf("second Create: %v, want ErrConflict", err)
 	}
-	doc, err := s.Load(ctx, m.ID)
+	doc, err := s.Load(ctx, m.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +207,7 @@ func TestDelete(t *testing.T) {
 	if c.Exists(ctx, s.Key(m.ID)).Val() != 0 {
 		t.Error("key still exists")
 	}
-	if _, err := s.Load(ctx, m.ID); !errors.Is(err, session.ErrNotFound) {
+	if _, err := s.Load(ctx, m.ID, nil); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Load after Delete: %v, want ErrNotFound", err)
 	}
 }
@@ -240,18 +243,18 @@ func TestNativeOpsMatchReference(t *testing.T) {
 				m := create(t, s)
 				base := m.Doc()
 				if _, isMissing := sv.(missing); !isMissing {
-					if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("k", sv)}); err != nil {
+					if _, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("k", sv)})); err != nil {
 						t.Fatal(err)
 					}
 					base["k"] = sv
 				}
 				batch := []session.Command{set("other", "x"), c}
 				want, wantErr := session.ApplyCommands(base, batch)
-				got, err := s.Apply(ctx, m.ID, m.Expires, batch)
+				got, err := s.Apply(ctx, m.ID, upd(m.Expires, batch))
 				if !sameError(err, wantErr) {
 					t.Fatalf("Apply error %v, reference %v", err, wantErr)
 				}
-				loaded, lerr := s.Load(ctx, m.ID)
+				loaded, lerr := s.Load(ctx, m.ID, nil)
 				if lerr != nil {
 					t.Fatal(lerr)
 				}
@@ -289,10 +292,10 @@ func sameError(err, want error) bool {
 func TestFallbackIsCounted(t *testing.T) {
 	s, _ := newStore(t)
 	m := create(t, s)
-	if _, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("f", 1.5)}); err != nil {
+	if _, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("f", 1.5)})); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{inc("f", int64(1))})
+	doc, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{inc("f", int64(1))}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,11 +317,11 @@ func TestInvalidCommandsChangeNothing(t *testing.T) {
 		{set("ok", "x"), set("a.b", struct{}{})},
 		{set("ok", "x"), {Op: session.OpPush, Path: "ok2", Values: []any{math.NaN()}}},
 	} {
-		if _, err := s.Apply(ctx, m.ID, m.Expires, cmds); err == nil {
+		if _, err := s.Apply(ctx, m.ID, upd(m.Expires, cmds)); err == nil {
 			t.Errorf("Apply %v succeeded", cmds)
 		}
 	}
-	doc, err := s.Load(ctx, m.ID)
+	doc, err := s.Load(ctx, m.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,13 +352,13 @@ func TestBadConfigurationIsAnError(t *testing.T) {
 		"brace prefix": NewStore(c, WithPrefix("app{1}:")),
 		"nil client":   NewStore(nil),
 	} {
-		if _, err := s.Load(ctx, m.ID); err == nil {
+		if _, err := s.Load(ctx, m.ID, nil); err == nil {
 			t.Errorf("%s: Load succeeded", name)
 		}
-		if _, err := s.Create(ctx, m, nil); err == nil {
+		if _, err := s.Create(ctx, m, session.Update{}); err == nil {
 			t.Errorf("%s: Create succeeded", name)
 		}
-		if _, err := s.Apply(ctx, m.ID, m.Expires, nil); err == nil {
+		if _, err := s.Apply(ctx, m.ID, upd(m.Expires, nil)); err == nil {
 			t.Errorf("%s: Apply succeeded", name)
 		}
 		if err := s.Delete(ctx, m.ID); err == nil {
@@ -373,10 +376,10 @@ func TestStoreDownIsAnError(t *testing.T) {
 	s := NewStore(c)
 	m := newMeta(t)
 	errs := map[string]error{}
-	_, errs["Load"] = s.Load(ctx, m.ID)
-	_, errs["Create"] = s.Create(ctx, m, []session.Command{set("a", "x")})
-	_, errs["Apply native"] = s.Apply(ctx, m.ID, m.Expires, []session.Command{set("a", "x")})
-	_, errs["Apply general"] = s.Apply(ctx, m.ID, m.Expires, []session.Command{set("a.b", "x")})
+	_, errs["Load"] = s.Load(ctx, m.ID, nil)
+	_, errs["Create"] = s.Create(ctx, m, session.Update{Commands: []session.Command{set("a", "x")}})
+	_, errs["Apply native"] = s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("a", "x")}))
+	_, errs["Apply general"] = s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("a.b", "x")}))
 	errs["Delete"] = s.Delete(ctx, m.ID)
 	for name, err := range errs {
 		if !errors.Is(err, session.ErrUnavailable) || errors.Is(err, session.ErrNotFound) {
@@ -403,17 +406,17 @@ func TestCancelledContext(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	errs := map[string]error{}
-	_, errs["Load"] = s.Load(cctx, m.ID)
-	_, errs["Create"] = s.Create(cctx, newMeta(t), nil)
-	_, errs["Apply native"] = s.Apply(cctx, m.ID, m.Expires, []session.Command{set("a", "x")})
-	_, errs["Apply general"] = s.Apply(cctx, m.ID, m.Expires, []session.Command{set("a.b", "x")})
+	_, errs["Load"] = s.Load(cctx, m.ID, nil)
+	_, errs["Create"] = s.Create(cctx, newMeta(t), session.Update{})
+	_, errs["Apply native"] = s.Apply(cctx, m.ID, upd(m.Expires, []session.Command{set("a", "x")}))
+	_, errs["Apply general"] = s.Apply(cctx, m.ID, upd(m.Expires, []session.Command{set("a.b", "x")}))
 	errs["Delete"] = s.Delete(cctx, m.ID)
 	for name, err := range errs {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v, want context.Canceled", name, err)
 		}
 	}
-	doc, err := s.Load(ctx, m.ID)
+	doc, err := s.Load(ctx, m.ID, nil)
 	if err != nil {
 		t.Fatalf("session gone after cancelled calls: %v", err)
 	}
@@ -425,12 +428,12 @@ func TestCancelledContext(t *testing.T) {
 // TestConflictRetriesOnWhatTheWriteFound: another writer changes the
 // touched key between the Go path's read and its write; the write is
 // refused and the batch applied again to the new value, not the old one.
-// The session's secret is empty, which must not read as a missing field.
+// The session has no label and no user, which must not read as missing
+// reserved fields.
 func TestConflictRetriesOnWhatTheWriteFound(t *testing.T) {
 	s, c := newStore(t)
 	m := newMeta(t)
-	m.Secret = ""
-	if _, err := s.Create(ctx, m, []session.Command{set("c", map[string]any{"n": int64(1)})}); err != nil {
+	if _, err := s.Create(ctx, m, session.Update{Commands: []session.Command{set("c", map[string]any{"n": int64(1)})}}); err != nil {
 		t.Fatal(err)
 	}
 	other := NewStore(c, WithPrefix(s.prefix))
@@ -438,20 +441,20 @@ func TestConflictRetriesOnWhatTheWriteFound(t *testing.T) {
 	s.beforeWrite = func() {
 		if interfered < 2 {
 			interfered++
-			if _, err := other.Apply(ctx, m.ID, m.Expires, []session.Command{inc("c.n", int64(10))}); err != nil {
+			if _, err := other.Apply(ctx, m.ID, upd(m.Expires, []session.Command{inc("c.n", int64(10))})); err != nil {
 				t.Error(err)
 			}
 		}
 	}
-	doc, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{inc("c.n", int64(100))})
+	doc, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{inc("c.n", int64(100))}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := lookup(doc, "c.n"); got != int64(121) {
 		t.Errorf("c.n = %#v, want 121", got)
 	}
-	if doc[session.FieldSecret] != "" {
-		t.Errorf("secret = %#v, want empty", doc[session.FieldSecret])
+	if v, ok := doc[session.FieldLabel]; ok {
+		t.Errorf("label = %#v, want none", v)
 	}
 	if st := s.Stats(); st.Retries != 2 {
 		t.Errorf("Stats = %+v, want 2 retries", st)
@@ -463,11 +466,11 @@ func TestMaxRetries(t *testing.T) {
 	m := create(t, s)
 	other := NewStore(c, WithPrefix(s.prefix))
 	s.beforeWrite = func() {
-		if _, err := other.Apply(ctx, m.ID, m.Expires, []session.Command{set("c.n", time.Now().String())}); err != nil {
+		if _, err := other.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("c.n", time.Now().String())})); err != nil {
 			t.Error(err)
 		}
 	}
-	_, err := s.Apply(ctx, m.ID, m.Expires, []session.Command{set("c.x", true)})
+	_, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("c.x", true)}))
 	if !errors.Is(err, session.ErrUnavailable) {
 		t.Errorf("Apply under endless contention: %v, want ErrUnavailable", err)
 	}
@@ -478,15 +481,15 @@ func TestMaxRetries(t *testing.T) {
 
 func TestEmptyID(t *testing.T) {
 	s, _ := newStore(t)
-	if _, err := s.Load(ctx, ""); !errors.Is(err, session.ErrNotFound) {
+	if _, err := s.Load(ctx, "", nil); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Load: %v, want ErrNotFound", err)
 	}
-	if _, err := s.Apply(ctx, "", time.Now().Add(time.Hour), nil); !errors.Is(err, session.ErrNotFound) {
+	if _, err := s.Apply(ctx, "", upd(time.Now().Add(time.Hour), nil)); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Apply: %v, want ErrNotFound", err)
 	}
 	m := newMeta(t)
 	m.ID = ""
-	if _, err := s.Create(ctx, m, nil); !errors.Is(err, session.ErrInvalidValue) {
+	if _, err := s.Create(ctx, m, session.Update{}); !errors.Is(err, session.ErrInvalidValue) {
 		t.Errorf("Create: %v, want ErrInvalidValue", err)
 	}
 	if err := s.Delete(ctx, ""); err != nil {
@@ -510,18 +513,24 @@ func TestForeignDataIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{str, bare, bad} {
-		if doc, err := s.Load(ctx, id); err == nil {
-			t.Errorf("Load(%s) = %v, want an error", id, doc)
+		for _, keys := range [][]string{nil, {"a"}} {
+			if doc, err := s.Load(ctx, id, keys); err == nil {
+				t.Errorf("Load(%s, %q) = %v, want an error", id, keys, doc)
+			}
 		}
-		for _, cmds := range [][]session.Command{nil, {set("b", "x")}, {set("a.b", "x")}} {
-			if doc, err := s.Apply(ctx, id, time.Now().Add(time.Hour), cmds); err == nil {
+		cmds := [][]session.Command{{set("a.b", "x")}, {inc("a", int64(1))}}
+		if id != bad { // the bad field is read only when touched
+			cmds = append(cmds, nil, []session.Command{set("b", "x")})
+		}
+		for _, cmds := range cmds {
+			if doc, err := s.Apply(ctx, id, upd(time.Now().Add(time.Hour), cmds)); err == nil {
 				t.Errorf("Apply(%s, %v) = %v, want an error", id, cmds, doc)
 			}
 		}
 	}
 	m := newMeta(t)
 	m.ID = str
-	if _, err := s.Create(ctx, m, nil); err == nil {
+	if _, err := s.Create(ctx, m, session.Update{}); err == nil {
 		t.Error("Create over a string key succeeded")
 	}
 }
@@ -535,13 +544,13 @@ func TestScriptCacheFlushed(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := newMeta(t)
-		if _, err := s.Create(ctx, m, nil); err != nil {
+		if _, err := s.Create(ctx, m, session.Update{}); err != nil {
 			t.Fatalf("%s: Create after SCRIPT FLUSH: %v", name, err)
 		}
 		if err := c.ScriptFlush(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Apply(ctx, m.ID, m.Expires, cmds); err != nil {
+		if _, err := s.Apply(ctx, m.ID, upd(m.Expires, cmds)); err != nil {
 			t.Fatalf("%s: Apply after SCRIPT FLUSH: %v", name, err)
 		}
 	}
@@ -552,7 +561,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 func TestApplyWithPastExpiresEndsTheSession(t *testing.T) {
 	s, c := newStore(t)
 	m := create(t, s)
-	if _, err := s.Apply(ctx, m.ID, time.Now().Add(-time.Second), []session.Command{set("a", "x")}); !errors.Is(err, session.ErrNotFound) {
+	if _, err := s.Apply(ctx, m.ID, upd(time.Now().Add(-time.Second), []session.Command{set("a", "x")})); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Apply: %v, want ErrNotFound", err)
 	}
 	if n := c.Exists(ctx, s.Key(m.ID)).Val(); n != 0 {
