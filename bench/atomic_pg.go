@@ -1,5 +1,3 @@
-//go:build !benchv1 && atomicpg
-
 package main
 
 import (
@@ -11,9 +9,6 @@ import (
 	"github.com/atomicsession/atomicsession/postgres"
 	"github.com/atomicsession/atomicsession/session"
 )
-
-// errNoAtomicPG is nil: this build has atomicsession's PostgreSQL store.
-var errNoAtomicPG error
 
 // newAtomicPG returns atomicsession's PostgreSQL store on pool, with its
 // tables in schema, which it creates.

@@ -1,5 +1,3 @@
-//go:build !benchv1
-
 package main
 
 import (
@@ -16,9 +14,6 @@ import (
 func loadSession(r *http.Request, keys ...string) *future.Future[*session.Session] {
 	return middleware.Session(r, keys...)
 }
-
-// partialLoads says whether loadSession loads only the keys it is given.
-const partialLoads = true
 
 // attachSession returns the request's session without reading the store
 // (middleware.Attach): a Fetch queued with commands joins their batch.
