@@ -27,6 +27,14 @@ const (
 	soakEnd   = "<!-- soak:end -->"
 )
 
+// Markers of the hand-written reading of the figures: the benchmark's -out
+// keeps what is between them, so that the reading is edited in
+// docs/benchmarks.md itself, next to the figures it reads.
+const (
+	readingBegin = "<!-- reading:begin (hand-written: edit it here; the benchmark's -out keeps it) -->"
+	readingEnd   = "<!-- reading:end -->"
+)
+
 func pagePath(dir string) string { return filepath.Join(dir, "benchmarks.md") }
 
 // pageData is what the template of benchmarks.md gets.
@@ -38,12 +46,19 @@ type pageData struct {
 	Targets string // markdown
 	Tables  string // markdown
 	Soak    string // the soak section, markers included
+	Reading string // the reading section, markers included
 }
 
 // writePage renders dir/benchmarks.md from the run, keeping the soak
 // section of the file that is there.
 func writePage(dir string, env environment, h *harness) error {
-	soak, err := readSoakSection(pagePath(dir))
+	soak, err := readSection(pagePath(dir), soakBegin, soakEnd,
+		"No soak figures yet: run `cd bench && go run . -soak 60s -out ../docs`.")
+	if err != nil {
+		return err
+	}
+	reading, err := readSection(pagePath(dir), readingBegin, readingEnd,
+		"No reading of these figures yet: write it here, between these markers.")
 	if err != nil {
 		return err
 	}
@@ -63,6 +78,7 @@ func writePage(dir string, env environment, h *harness) error {
 		Targets: strings.TrimSpace(targets.String()),
 		Tables:  strings.TrimSpace(tables.String()),
 		Soak:    soak,
+		Reading: reading,
 	}
 	return writeFile(pagePath(dir), func(w io.Writer) error { return renderPage(w, data) })
 }
@@ -75,23 +91,24 @@ func renderPage(w io.Writer, data pageData) error {
 	return tmpl.Execute(w, data)
 }
 
-// readSoakSection returns the soak section of the page at path, markers
-// included, or a placeholder when the file or the section is missing.
-func readSoakSection(path string) (string, error) {
-	placeholder := soakBegin + "\n\nNo soak figures yet: run `cd bench && go run . -soak 60s -out ../docs`.\n\n" + soakEnd
+// readSection returns the section between begin and end of the page at
+// path, markers included, or placeholder between the markers when the file
+// or the section is missing.
+func readSection(path, begin, end, placeholder string) (string, error) {
+	empty := begin + "\n\n" + placeholder + "\n\n" + end
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return placeholder, nil
+		return empty, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	s := string(data)
-	i, j := strings.Index(s, soakBegin), strings.Index(s, soakEnd)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		return placeholder, nil
+		return empty, nil
 	}
-	return s[i : j+len(soakEnd)], nil
+	return s[i : j+len(end)], nil
 }
 
 // writeSoakSection replaces the soak section of the page at path with

@@ -230,7 +230,7 @@ func TestPageKeepsSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := string(data)
-	for _, want := range []string{"| soak | figures |", soakBegin, soakEnd, "## Targets", "(a) Throughput and latency", "- mode: test"} {
+	for _, want := range []string{"| soak | figures |", soakBegin, soakEnd, readingBegin, readingEnd, "## Targets", "(a) Throughput and latency", "- mode: test"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -73,7 +73,7 @@ func tputTable(sc scenario, rs []tputResult, cfg config) *table {
 			fmt.Sprintf("Each row: %d round(s), each %v of warm-up and %v measured; the rounds run every row of every scenario in turn, so that a change in the machine's load spreads over all rows alike. req/s is the median round; p50 and p99 are over every request of every round. Over HTTP on loopback (httptest servers), one app instance, a new store client per round; the load generator, the app and the servers share the machine's cores.", max(cfg.Tput.Rounds, 1), cfg.Tput.Warmup, cfg.Tput.Duration),
 			"Round trips, bytes sent to and received from the store, and (PostgreSQL) WAL bytes are per request, over every request of the row's rounds, warm-up included; WAL is pg_current_wal_insert_lsn() after minus before, so autovacuum and checkpoints (full-page images) land in it as they would in production.",
 			rawMongoNoProjection,
-			"Ratios are atomicsession over SCS, and over the raw store, from this same run: above ×1 req/s and below ×1 p99 favour atomicsession. The raw store is the limit: the least store work for the same request with no session library (Redis: one pipeline of HMGET + HINCRBY + PEXPIRE on a hash per session; PostgreSQL: one UPDATE … RETURNING on a row per session, a column per key; MongoDB: one findOneAndUpdate with a projection), an unsigned session id in the cookie.",
+			"Ratios are atomicsession over SCS, and over the raw store, from this same run: above ×1 req/s and below ×1 p99 favour atomicsession. A req/s ratio is the median of the per-round ratios (round i of one row over round i of the other, measured seconds apart), which machine noise that comes and goes moves less than the ratio of the medians. The raw store is the limit: the least store work for the same request with no session library (Redis: one pipeline of HMGET + HINCRBY + PEXPIRE on a hash per session; PostgreSQL: one UPDATE … RETURNING on a row per session, a column per key; MongoDB: one findOneAndUpdate with a projection), an unsigned session id in the cookie.",
 		},
 	}
 	if sc.Size <= cfg.GorillaMaxSize {
@@ -91,11 +91,11 @@ func tputTable(sc scenario, rs []tputResult, cfg config) *table {
 		reqRatio, rawRatio, p99Ratio := "", "", ""
 		if r.Library == libAtomic || r.Library == libAtomicFast {
 			if s, ok := findTput(rs, libSCS, r.Backend, r.Scenario); ok {
-				reqRatio = ratio(r.RPS(), s.RPS())
+				reqRatio = ratioOf(rpsRatio(r, s))
 				p99Ratio = ratio(float64(r.P99), float64(s.P99))
 			}
 			if s, ok := findTput(rs, libRaw, r.Backend, r.Scenario); ok {
-				rawRatio = ratio(r.RPS(), s.RPS())
+				rawRatio = ratioOf(rpsRatio(r, s))
 			}
 		}
 		trips, sent, recv, wal := "", "", "", ""
@@ -226,10 +226,10 @@ func targetsTable(res results) *table {
 	tputRatio := func(sc, lib, store string) (float64, bool) {
 		a, ok1 := ours(store, sc)
 		b, ok2 := findTput(res.Tput, lib, store, sc)
-		if !ok1 || !ok2 || b.RPS() == 0 {
+		if !ok1 || !ok2 {
 			return 0, false
 		}
-		return a.RPS() / b.RPS(), true
+		return rpsRatio(a, b)
 	}
 	var ts []target
 	add := func(name, store string, v float64, ok, isMin bool, bound float64) {
@@ -281,4 +281,12 @@ func targetsTable(res results) *table {
 		t.add(x.Name, x.Store, x.Text, met)
 	}
 	return t
+}
+
+// ratioOf formats a ratio from rpsRatio, or "–" without one.
+func ratioOf(v float64, ok bool) string {
+	if !ok {
+		return "–"
+	}
+	return "×" + strconv.FormatFloat(v, 'f', 2, 64)
 }

@@ -210,3 +210,26 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	i := int(p*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
+
+// rpsRatio returns a's req/s over b's: the median of the per-round ratios
+// when both ran the same rounds (each round of a row runs right next to
+// the same round of the rows of its store and scenario, so machine noise
+// that comes and goes hits both sides of one ratio alike), else the ratio
+// of their req/s. ok is false when b made no requests.
+func rpsRatio(a, b tputResult) (float64, bool) {
+	if len(a.Rounds) > 0 && len(a.Rounds) == len(b.Rounds) {
+		var rs []float64
+		for i := range a.Rounds {
+			if b.Rounds[i] > 0 {
+				rs = append(rs, a.Rounds[i]/b.Rounds[i])
+			}
+		}
+		if len(rs) == len(a.Rounds) {
+			return median(rs), true
+		}
+	}
+	if b.RPS() == 0 {
+		return 0, false
+	}
+	return a.RPS() / b.RPS(), true
+}
