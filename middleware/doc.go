@@ -10,9 +10,13 @@
 //	sess, err := middleware.Session(r).Await(r.Context())
 //	_, err = sess.Set("msg", "hi").Then(sess.Update).Await(r.Context())
 //
-// A handler may issue commands without awaiting them: Handler sends every
-// queued command before the response's header goes out (or, for commands
-// queued after it, when the handler returns).
+// Session(r, "cart") loads only the named keys. Attach(r) gives the session
+// without any load: queue a Fetch together with commands to read and write
+// in one round trip. A handler may issue commands without awaiting them:
+// Handler sends every queued command before the response's header goes out
+// (or, for commands queued after it, when the handler returns). A visitor
+// who only reads costs no store call and gets no cookie. Store calls of all
+// requests run on one executor bounded by Options.MaxInFlight.
 //
 // # Cookies
 //

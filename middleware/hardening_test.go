@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -16,9 +17,12 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/atomicsession/atomicsession/future"
 	"github.com/atomicsession/atomicsession/middleware"
 	"github.com/atomicsession/atomicsession/session"
 )
@@ -88,8 +92,8 @@ func TestCookieTossingUsesTheFirstCookieThatVerifies(t *testing.T) {
 	// Only forged cookies: treated as absent, no store query.
 	st.loads.Store(0)
 	resp, body = send(t, c.srv, "GET", "/get", "sid=bogus; sid="+otherKeys.Sign(tok), nil, nil)
-	if body != "{}\n" || st.loads.Load() != 0 {
-		t.Fatalf("forged cookies: body %q, %d loads; want a fresh session and no load", body, st.loads.Load())
+	if body != "{}\n" || st.loads.Load() != 0 || len(resp.Cookies()) != 0 {
+		t.Fatalf("forged cookies: body %q, %d loads, cookies %v; want a fresh session, no load, no cookie", body, st.loads.Load(), resp.Cookies())
 	}
 	st.loads.Store(0)
 	resp, _ = send(t, c.srv, "POST", "/guarded", "sid=bogus; sid="+otherKeys.Sign(tok),
@@ -519,5 +523,115 @@ func TestFailedCommitIsOneReport(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "\n"); n != 1 {
 		t.Errorf("%d log lines for one failure, want 1:\n%s", n, logs.String())
+	}
+}
+
+// Issue 9, scenario 1, over HTTP: a login on a planted session whose old
+// session cannot be deleted fails closed: 500, and nothing lands in the
+// planted session.
+func TestLoginOnAPlantedSessionFailsClosed(t *testing.T) {
+	st := &countingStore{Store: newMemory(t)}
+	m := newManager(t, st, middleware.Options{Logger: slog.New(slog.DiscardHandler)})
+	mux := http.NewServeMux()
+	mux.Handle("/", app())
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r).Await(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		sess.Regenerate()          // not awaited, as a hurried port would write it
+		sess.Set("user", "victim") // must never reach the planted session
+		fmt.Fprint(w, "welcome")
+	})
+	c := newClient(t, m.Handler(mux))
+	c.do("POST", "/set", url.Values{"k": {"planted"}, "v": {"yes"}}) // the attacker's session
+	planted := "sid=" + c.cookie()
+	st.failDelete.Store(true)
+	resp, body := send(t, c.srv, "POST", "/login", planted, nil, nil)
+	if resp.StatusCode < 500 || strings.Contains(body, "welcome") || len(resp.Cookies()) != 0 {
+		t.Fatalf("login with a failing Delete: %d %q cookies %v, want a 5xx and no cookie", resp.StatusCode, body, resp.Cookies())
+	}
+	st.failDelete.Store(false)
+	if _, body := send(t, c.srv, "GET", "/get", planted, nil, nil); body != `{"planted":"yes"}`+"\n" {
+		t.Fatalf("the planted session after a failed login: %q", body)
+	}
+}
+
+// A continuation that awaits a new command of its session while
+// MaxInFlight's slots are all taken must not deadlock: the bound is on
+// store calls, never on a flush that waits for another flush.
+func TestContinuationAwaitingANewCommandUnderMaxInFlight(t *testing.T) {
+	m := newManager(t, newMemory(t), middleware.Options{MaxInFlight: 1})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r).Await(r.Context())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		_, err = sess.Set("a", 1).Then(func(d session.Doc) (session.Doc, error) {
+			_, err := sess.Set("b", 2).Await(ctx)
+			return d, err
+		}).Await(ctx)
+		if err != nil {
+			t.Errorf("a continuation awaiting a new command under MaxInFlight 1: %v", err)
+		}
+	}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := srv.Client().Get(srv.URL)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+}
+
+// panickingStore panics in Apply and Create.
+type panickingStore struct{ session.Store }
+
+func (p panickingStore) Create(context.Context, session.Meta, session.Update) (session.Doc, error) {
+	panic("store bug")
+}
+
+func (p panickingStore) Apply(context.Context, string, session.Update) (session.Doc, error) {
+	panic("store bug")
+}
+
+// A panicking store fails the request with a 500 and a *future.PanicError
+// that keeps the stack; the panic goes no further.
+func TestPanickingStoreGives500WithTheStack(t *testing.T) {
+	var got error
+	m := newManager(t, panickingStore{newMemory(t)}, middleware.Options{
+		Logger: slog.New(slog.DiscardHandler),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			got = err
+			middleware.DefaultErrorHandler(w, r, err)
+		},
+	})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r).Await(r.Context())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		sess.Set("a", 1)
+	}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	resp, _ := send(t, srv, "GET", "/", "", nil, nil)
+	var pe *future.PanicError
+	if resp.StatusCode != 500 || !errors.As(got, &pe) || pe.Value != "store bug" || !strings.Contains(string(pe.Stack), "panickingStore") {
+		t.Fatalf("status %d, error %v; want 500 and a *future.PanicError with the store's stack", resp.StatusCode, got)
 	}
 }

@@ -3,9 +3,10 @@ package middleware_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/atomicsession/atomicsession/internal/testenv"
 )
 
+// TestMain checks that no goroutine outlived the tests.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testenv.Main(m)
 }

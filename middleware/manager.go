@@ -24,6 +24,8 @@ type Manager struct {
 	opts  Options
 	keys  *session.Keyring
 	exec  *future.Executor
+
+	bounded session.Store // store, its calls run on exec
 }
 
 // New returns a Manager for store. It returns an error, never panics, for
@@ -43,23 +45,52 @@ func New(store session.Store, opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("middleware: Options.Keys: %w", err)
 	}
 	m := &Manager{store: store, opts: opts, keys: keys, exec: future.NewExecutor(opts.MaxInFlight)}
+	m.bounded = &boundedStore{st: store, exec: m.exec}
 	return m, nil
 }
 
 // sessionOptions are the options of every request's session.
 func (m *Manager) sessionOptions() session.Options {
-	return session.Options{
-		MaxAge: m.opts.MaxAge, Timeout: m.opts.Timeout, MaxCommands: m.opts.MaxCommands,
-		Run: m.run,
-	}
+	return session.Options{MaxAge: m.opts.MaxAge, Timeout: m.opts.Timeout, MaxCommands: m.opts.MaxCommands}
 }
 
-// run runs a session's store work on the Manager's executor.
-func (m *Manager) run(work func()) {
-	future.GoOn(m.exec, context.Background(), func(context.Context) (struct{}, error) {
-		work()
-		return struct{}{}, nil
-	})
+// boundedStore runs every call of a store on the Manager's executor, so
+// that at most Options.MaxInFlight store calls are in flight; the others
+// wait their turn in order, and one whose context ends while it waits is
+// never sent.
+//
+// The bound is on store calls, not on a session's whole flush: a flush
+// settles futures whose continuations may await new commands of the same
+// session, and a flush that held an executor slot while waiting for
+// another would deadlock once every slot were held so.
+type boundedStore struct {
+	st   session.Store
+	exec *future.Executor
+}
+
+func (b *boundedStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
+	return future.GoOn(b.exec, ctx, func(ctx context.Context) (session.Doc, error) {
+		return b.st.Load(ctx, id, keys)
+	}).Await(ctx)
+}
+
+func (b *boundedStore) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
+	return future.GoOn(b.exec, ctx, func(ctx context.Context) (session.Doc, error) {
+		return b.st.Create(ctx, m, u)
+	}).Await(ctx)
+}
+
+func (b *boundedStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
+	return future.GoOn(b.exec, ctx, func(ctx context.Context) (session.Doc, error) {
+		return b.st.Apply(ctx, id, u)
+	}).Await(ctx)
+}
+
+func (b *boundedStore) Delete(ctx context.Context, id string) error {
+	_, err := future.GoOn(b.exec, ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, b.st.Delete(ctx, id)
+	}).Await(ctx)
+	return err
 }
 
 // ctxKey is the request context key of the middleware's per-request state.
@@ -144,7 +175,7 @@ type request struct {
 func (rs *request) attach() (*session.Session, error) {
 	rs.attachOnce.Do(func() {
 		token, _ := rs.credential()
-		rs.sess, rs.attachErr = session.Attach(rs.work, rs.m.store, token, rs.m.sessionOptions())
+		rs.sess, rs.attachErr = session.Attach(rs.work, rs.m.bounded, token, rs.m.sessionOptions())
 		rs.opened.Store(rs.attachErr == nil)
 	})
 	return rs.sess, rs.attachErr
@@ -291,7 +322,7 @@ func (rs *request) setToken(h http.Header, sess *session.Session) {
 		return
 	case session.CookieSet:
 		c.Value = rs.m.keys.Sign(token)
-		if !o.BrowserSession {
+		if !o.BrowserSession || sess.MaxAge() != o.MaxAge { // remember me: a lifetime of its own
 			c.Expires = sess.Expires()
 			c.MaxAge = int((sess.MaxAge() + time.Second - 1) / time.Second)
 		}

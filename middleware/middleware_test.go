@@ -35,6 +35,11 @@ type countingStore struct {
 	n     atomic.Int64 // every call
 	loads atomic.Int64 // Load calls
 	fail  atomic.Bool
+	// failDelete makes Delete fail with errStoreDown.
+	failDelete atomic.Bool
+
+	mu       sync.Mutex
+	loadKeys [][]string // the keys of each Load
 }
 
 var errStoreDown = errors.New("test store: down")
@@ -42,6 +47,9 @@ var errStoreDown = errors.New("test store: down")
 func (c *countingStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	c.n.Add(1)
 	c.loads.Add(1)
+	c.mu.Lock()
+	c.loadKeys = append(c.loadKeys, append([]string(nil), keys...))
+	c.mu.Unlock()
 	return c.Store.Load(ctx, id, keys)
 }
 
@@ -63,6 +71,9 @@ func (c *countingStore) Apply(ctx context.Context, id string, u session.Update) 
 
 func (c *countingStore) Delete(ctx context.Context, id string) error {
 	c.n.Add(1)
+	if c.failDelete.Load() {
+		return errStoreDown
+	}
 	return c.Store.Delete(ctx, id)
 }
 

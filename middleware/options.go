@@ -57,8 +57,10 @@ type Options struct {
 
 	// BrowserSession sends the cookie without Max-Age and Expires, so the
 	// browser drops it when it closes. The store still expires the session
-	// MaxAge after its last update. The default is false: the cookie lives
-	// as long as the session.
+	// MaxAge after its last update. A session given a lifetime of its own
+	// (Session.SetMaxAge with a value other than MaxAge: "remember me")
+	// still gets a cookie with its Max-Age, as SCS's RememberMe does. The
+	// default is false: the cookie lives as long as the session.
 	BrowserSession bool
 
 	// Header, if not empty, is a request header that carries the signed
@@ -84,16 +86,18 @@ type Options struct {
 	Header string
 
 	// MaxCommands is the most commands one request may queue on its
-	// session; the ones past it fail with session.ErrTooLarge. The default
-	// value is DefaultMaxCommands (1,000). A negative value is an error.
+	// session (session.Options.MaxCommands: each command, Fetch and Touch
+	// counts one); the ones past it fail with session.ErrTooLarge. The
+	// default value is DefaultMaxCommands (1,000). A negative value is an
+	// error.
 	MaxCommands int
 
-	// MaxInFlight bounds the store work in flight: the flushes of all
+	// MaxInFlight bounds the store calls in flight: the store calls of all
 	// requests' sessions run on one executor (golang.org/x/sync/errgroup
 	// with SetLimit) of at most MaxInFlight goroutines; more wait their turn
-	// in order, without a goroutine each, so a slow store cannot make store
-	// calls pile up. The default value is DefaultMaxInFlight (256). A
-	// negative value is an error.
+	// in order, so a slow store cannot make store calls pile up, and a call
+	// whose Timeout passes while it waits is never sent. The default value
+	// is DefaultMaxInFlight (256). A negative value is an error.
 	MaxInFlight int
 
 	// MaxFormBytes is the most of a form body (application/x-www-form-

@@ -264,3 +264,46 @@ func TestNewRejectsBadTokenOptions(t *testing.T) {
 		}
 	}
 }
+
+// Remember me: SetMaxAge gives the session its own lifetime, in the store
+// and in the cookie's Max-Age, and later requests keep it.
+func TestRememberMe(t *testing.T) {
+	t.Run("persistent cookie", func(t *testing.T) { testRememberMe(t, false) })
+	t.Run("BrowserSession", func(t *testing.T) { testRememberMe(t, true) })
+}
+
+func testRememberMe(t *testing.T, browser bool) {
+	const month = 30 * 24 * time.Hour
+	m := newManager(t, newMemory(t), middleware.Options{MaxAge: time.Hour, BrowserSession: browser})
+	mux := http.NewServeMux()
+	mux.Handle("/", app())
+	mux.HandleFunc("POST /remember", func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Session(r).Await(r.Context())
+		if err == nil {
+			_, err = sess.SetMaxAge(month).Await(r.Context())
+		}
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+		}
+	})
+	c := newClient(t, m.Handler(mux))
+	resp, _ := c.do("POST", "/set", url.Values{"k": {"a"}, "v": {"1"}})
+	want := 3600
+	if browser {
+		want = 0 // a browser session: no Max-Age
+	}
+	if cks := resp.Cookies(); len(cks) != 1 || cks[0].MaxAge != want {
+		t.Fatalf("before remember me: cookies %v, want Max-Age %d", cks, want)
+	}
+	resp, _ = c.do("POST", "/remember", nil)
+	if cks := resp.Cookies(); len(cks) != 1 || cks[0].MaxAge != int(month/time.Second) {
+		t.Fatalf("remember me: cookies %v, want Max-Age %d", cks, int(month/time.Second))
+	}
+	resp, _ = c.do("POST", "/inc", nil)
+	if cks := resp.Cookies(); len(cks) != 1 || cks[0].MaxAge != int(month/time.Second) {
+		t.Fatalf("a write after remember me: cookies %v, want Max-Age %d still", cks, int(month/time.Second))
+	}
+	if _, body := c.do("GET", "/get", nil); body != `{"a":"1","n":1}`+"\n" {
+		t.Fatalf("session after remember me: %q", body)
+	}
+}

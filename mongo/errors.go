@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/atomicsession/atomicsession/session"
 )
@@ -42,7 +42,7 @@ const (
 // If ctx is done then the context's error is kept, so that errors.Is(err,
 // context.Canceled) holds, and no sentinel is added.
 func mapError(ctx context.Context, err error) error {
-	if errors.Is(err, driver.ErrNoDocuments) {
+	if errors.Is(err, mongodriver.ErrNoDocuments) {
 		return fmt.Errorf("%w (or expired)", session.ErrNotFound)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
@@ -58,7 +58,7 @@ func mapError(ctx context.Context, err error) error {
 }
 
 func sentinelOf(err error) error {
-	var se driver.ServerError
+	var se mongodriver.ServerError
 	if errors.As(err, &se) {
 		switch {
 		case se.HasErrorCode(codeBadValue) && strings.Contains(err.Error(), "nested arrays are not supported"):
@@ -79,7 +79,7 @@ func sentinelOf(err error) error {
 			return session.ErrTooLarge
 		}
 	}
-	if driver.IsNetworkError(err) || driver.IsTimeout(err) || errors.Is(err, driver.ErrClientDisconnected) {
+	if mongodriver.IsNetworkError(err) || mongodriver.IsTimeout(err) || errors.Is(err, mongodriver.ErrClientDisconnected) {
 		return session.ErrUnavailable
 	}
 	return nil
@@ -88,7 +88,7 @@ func sentinelOf(err error) error {
 // isNotImplemented reports whether the server answered that it does not
 // implement what was asked.
 func isNotImplemented(err error) bool {
-	var se driver.ServerError
+	var se mongodriver.ServerError
 	return errors.As(err, &se) && (se.HasErrorCode(codeNotImplemented) || se.HasErrorCode(codeCommandNotSupported))
 }
 
@@ -96,6 +96,6 @@ func isNotImplemented(err error) bool {
 // findAndModify does not take a projection ("fields"), as FerretDB 1.x
 // does.
 func isProjectionNotImplemented(err error) bool {
-	var se driver.ServerError
+	var se mongodriver.ServerError
 	return errors.As(err, &se) && se.HasErrorCode(codeNotImplemented) && strings.Contains(err.Error(), `"fields"`)
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/atomicsession/atomicsession/session"
@@ -42,14 +42,14 @@ func (s *Store) EnsureIndex(ctx context.Context) error {
 		return fmt.Errorf("ensure indexes: %w", err)
 	}
 	where := coll.Database().Name() + "." + coll.Name()
-	users := driver.IndexModel{
+	users := mongodriver.IndexModel{
 		Keys:    bson.D{{Key: session.FieldUserID, Value: 1}},
 		Options: options.Index().SetName(UserIndexName).SetSparse(true),
 	}
 	if _, err := coll.Indexes().CreateOne(ctx, users); err != nil {
 		return fmt.Errorf("ensure user index on %s: %w", where, mapError(ctx, err))
 	}
-	ttl := driver.IndexModel{
+	ttl := mongodriver.IndexModel{
 		Keys:    bson.D{{Key: session.FieldExpires, Value: 1}},
 		Options: options.Index().SetExpireAfterSeconds(0),
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/atomicsession/atomicsession/internal/testenv"
 	"github.com/atomicsession/atomicsession/mongo"
@@ -39,7 +39,7 @@ type indexSpec struct {
 }
 
 // expiresIndex returns the index on {expires: 1} of coll, if any.
-func expiresIndex(t *testing.T, coll *driver.Collection) (indexSpec, bool) {
+func expiresIndex(t *testing.T, coll *mongodriver.Collection) (indexSpec, bool) {
 	t.Helper()
 	cur, err := coll.Indexes().List(context.Background())
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/atomicsession/atomicsession/mongo"
@@ -31,7 +31,7 @@ func closedPort(t *testing.T) string {
 func TestStoreDownIsUnavailable(t *testing.T) {
 	opts := options.Client().ApplyURI("mongodb://" + closedPort(t) + "/").
 		SetServerSelectionTimeout(300 * time.Millisecond).SetConnectTimeout(300 * time.Millisecond)
-	client, err := driver.Connect(opts)
+	client, err := mongodriver.Connect(opts)
 	if err != nil {
 		t.Fatalf("Connect (lazy, should not fail): %v", err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/atomicsession/atomicsession/internal/testenv"
@@ -43,7 +43,7 @@ func testServer(t testing.TB) server {
 // holds one connection, unless pool says otherwise: FerretDB 1.x applies
 // update operators as read-modify-write without a lock, so concurrent
 // updates of one document from several connections can lose writes.
-func connect(t testing.TB, srv server, rec *recorder, pool uint64) *driver.Client {
+func connect(t testing.TB, srv server, rec *recorder, pool uint64) *mongodriver.Client {
 	t.Helper()
 	opts := options.Client().ApplyURI(srv.uri).SetServerSelectionTimeout(20 * time.Second)
 	if pool > 0 {
@@ -55,7 +55,7 @@ func connect(t testing.TB, srv server, rec *recorder, pool uint64) *driver.Clien
 	if rec != nil {
 		opts.SetMonitor(rec.monitor())
 	}
-	client, err := driver.Connect(opts)
+	client, err := mongodriver.Connect(opts)
 	if err != nil {
 		t.Fatalf("connect to %s: %v", srv.uri, err)
 	}
@@ -73,7 +73,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_]+`)
 
 // newCollection returns an empty collection of its own for t, dropped when
 // t ends.
-func newCollection(t testing.TB, client *driver.Client) *driver.Collection {
+func newCollection(t testing.TB, client *mongodriver.Client) *mongodriver.Collection {
 	t.Helper()
 	name := unsafeName.ReplaceAllString(t.Name(), "_")
 	if len(name) > 40 {
@@ -94,7 +94,7 @@ func newCollection(t testing.TB, client *driver.Client) *driver.Collection {
 // fixture is one test's store on its own collection.
 type fixture struct {
 	srv   server
-	coll  *driver.Collection
+	coll  *mongodriver.Collection
 	store *mongo.Store
 	clock *clock
 	rec   *recorder
@@ -165,7 +165,7 @@ func (f *fixture) raw(t testing.TB, id string) bson.M {
 	t.Helper()
 	var m bson.M
 	err := f.coll.FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&m)
-	if err == driver.ErrNoDocuments {
+	if err == mongodriver.ErrNoDocuments {
 		return nil
 	}
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/atomicsession/atomicsession/session"
@@ -30,7 +30,7 @@ const maxTrimAttempts = 16
 // raw nil means the result does not hold the arrays after the update (an
 // Update with a Take returns the document before): trimSlices then reads
 // each array, and trims it if the server ignored $slice.
-func (s *Store) trimSlices(ctx context.Context, coll *driver.Collection, id string, cmds []session.Command, raw bson.Raw, doc session.Doc) error {
+func (s *Store) trimSlices(ctx context.Context, coll *mongodriver.Collection, id string, cmds []session.Command, raw bson.Raw, doc session.Doc) error {
 	for _, c := range cmds {
 		if c.Op != session.OpPush || c.Slice <= 0 {
 			continue
@@ -81,13 +81,13 @@ func keepLast(doc session.Doc, path string, n int) {
 // if it is longer, by a compare-and-set on seen, the array as last read
 // (read first if seen is the zero value), read again and retried while
 // other requests change it.
-func (s *Store) trimStored(ctx context.Context, coll *driver.Collection, id string, c session.Command, seen bson.RawValue) error {
+func (s *Store) trimStored(ctx context.Context, coll *mongodriver.Collection, id string, c session.Command, seen bson.RawValue) error {
 	segs := strings.Split(c.Path, ".")
 	p := projection([]string{c.Top()})
 	for attempt := 0; attempt < maxTrimAttempts; attempt++ {
 		if seen.Type == 0 {
 			raw, err := coll.FindOne(ctx, bson.D{{Key: session.FieldID, Value: id}}, options.FindOne().SetProjection(p)).Raw()
-			if errors.Is(err, driver.ErrNoDocuments) {
+			if errors.Is(err, mongodriver.ErrNoDocuments) {
 				return nil // the session is gone
 			}
 			if err != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/atomicsession/atomicsession/session"
@@ -32,7 +32,7 @@ var ErrCollectionNotSet = fmt.Errorf("mongo store: collection not set: %w", sess
 // A Store is safe for concurrent use. Make one with NewStore; a zero Store
 // behaves as NewStore(nil).
 type Store struct {
-	coll atomic.Pointer[driver.Collection]
+	coll atomic.Pointer[mongodriver.Collection]
 	now  func() time.Time
 
 	// noFields is set once the server has answered that findAndModify
@@ -61,7 +61,7 @@ var (
 // EnsureIndex once at startup, or use WithSweepInterval on servers without
 // TTL indexes. If WithSweepInterval is given then NewStore starts the
 // background sweeper, which runs until Close.
-func NewStore(coll *driver.Collection, opts ...Option) *Store {
+func NewStore(coll *mongodriver.Collection, opts ...Option) *Store {
 	s := &Store{done: make(chan struct{})}
 	for _, opt := range opts {
 		opt(s)
@@ -76,12 +76,12 @@ func NewStore(coll *driver.Collection, opts ...Option) *Store {
 // SetCollection sets the collection the store uses, for applications that
 // connect to MongoDB after they build their handlers. Requests that start
 // after it use coll. Setting nil makes the store unavailable again.
-func (s *Store) SetCollection(coll *driver.Collection) {
+func (s *Store) SetCollection(coll *mongodriver.Collection) {
 	s.coll.Store(coll)
 }
 
 // Collection returns the collection the store uses, or nil if it is not set.
-func (s *Store) Collection() *driver.Collection {
+func (s *Store) Collection() *mongodriver.Collection {
 	return s.coll.Load()
 }
 
@@ -93,7 +93,7 @@ func (s *Store) clock() time.Time {
 	return s.now()
 }
 
-func (s *Store) collection() (*driver.Collection, error) {
+func (s *Store) collection() (*mongodriver.Collection, error) {
 	if c := s.coll.Load(); c != nil {
 		return c, nil
 	}
@@ -181,7 +181,7 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
 	raw, doc, err := s.findAndModify(ctx, coll, filter, update, opts, u)
 	if err != nil {
-		if driver.IsDuplicateKeyError(err) {
+		if mongodriver.IsDuplicateKeyError(err) {
 			return nil, fmt.Errorf("create session %s: id exists: %w: %w", m.ID, session.ErrConflict, err)
 		}
 		return nil, fmt.Errorf("create session %s with %s: %w", m.ID, describe(u.Commands), commandError(u.Commands, mapError(ctx, err)))
@@ -260,7 +260,7 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 // the step with session.ApplyCommands. If the reference semantics refuse
 // what the server applied (they should not), the keys after are read
 // again instead, in a second round trip that may see later writes too.
-func (s *Store) takeResult(ctx context.Context, coll *driver.Collection, id string, u session.Update, before session.Doc) (session.Doc, error) {
+func (s *Store) takeResult(ctx context.Context, coll *mongodriver.Collection, id string, u session.Update, before session.Doc) (session.Doc, error) {
 	after, err := session.ApplyCommands(before, u.Commands)
 	if err != nil {
 		opts := options.FindOne()
@@ -288,7 +288,7 @@ func (s *Store) takeResult(ctx context.Context, coll *driver.Collection, id stri
 //
 // Errors are the driver's, for the caller to map; a document that does
 // not decode is an error wrapping session.ErrInvalidValue.
-func (s *Store) findAndModify(ctx context.Context, coll *driver.Collection, filter, update bson.D, opts *options.FindOneAndUpdateOptionsBuilder, u session.Update) (bson.Raw, session.Doc, error) {
+func (s *Store) findAndModify(ctx context.Context, coll *mongodriver.Collection, filter, update bson.D, opts *options.FindOneAndUpdateOptionsBuilder, u session.Update) (bson.Raw, session.Doc, error) {
 	p := resultProjection(u)
 	if p != nil && !s.noFields.Load() {
 		raw, err := coll.FindOneAndUpdate(ctx, filter, update, opts.SetProjection(p)).Raw()

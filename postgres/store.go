@@ -144,11 +144,11 @@ func (s *Store) Load(ctx context.Context, id string, keys []string) (session.Doc
 	}
 	rows, err := s.pool.Query(ctx, s.loadSQL, id, s.now(), keys)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: load session %s: %w", id, err)
+		return nil, fmt.Errorf("postgres: load session %s: %w", id, classify(err))
 	}
 	doc, found, err := readDoc(rows, id)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: load session %s: %w", id, err)
+		return nil, fmt.Errorf("postgres: load session %s: %w", id, classify(err))
 	}
 	if !found {
 		return nil, fmt.Errorf("postgres: load session %s: %w", id, session.ErrNotFound)
@@ -183,7 +183,7 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 	doc, err := s.apply(ctx, m.ID, true, storeTime(m.Expires), ptrTo(maxAge.Milliseconds()),
 		storeTime(m.Created), nonEmpty(m.UserID), nonEmpty(label), u)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: create session %s: %w", m.ID, err)
+		return nil, fmt.Errorf("postgres: create session %s: %w", m.ID, classify(err))
 	}
 	return doc, nil
 }
@@ -208,7 +208,7 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 	}
 	doc, err := s.apply(ctx, id, false, storeTime(u.Expires), maxAge, time.Time{}, nil, nonEmpty(u.Label), u)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: apply to session %s: %w", id, err)
+		return nil, fmt.Errorf("postgres: apply to session %s: %w", id, classify(err))
 	}
 	return doc, nil
 }
@@ -250,7 +250,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, s.deleteSQL, id); err != nil {
-		return fmt.Errorf("postgres: delete session %s: %w", id, err)
+		return fmt.Errorf("postgres: delete session %s: %w", id, classify(err))
 	}
 	return nil
 }
@@ -309,7 +309,7 @@ func readDoc(rows pgx.Rows, id string) (session.Doc, bool, error) {
 func (s *Store) dbError(err error, cmds []session.Command) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
-		return err
+		return classify(err)
 	}
 	switch pgErr.Code {
 	case "ASN01":
@@ -327,7 +327,7 @@ func (s *Store) dbError(err error, cmds []session.Command) error {
 		}
 		return &session.CommandError{Index: i, Err: fmt.Errorf("%s: %s: %w", cmds[i], pgErr.Message, sentinel)}
 	}
-	return err
+	return classify(err)
 }
 
 func ptrTo[T any](v T) *T { return &v }

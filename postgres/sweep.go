@@ -24,7 +24,7 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	for {
 		var n int64
 		if err := s.pool.QueryRow(ctx, s.sweepSQL, s.now(), sweepBatch).Scan(&n); err != nil {
-			return total, fmt.Errorf("postgres: sweep expired sessions: %w", err)
+			return total, fmt.Errorf("postgres: sweep expired sessions: %w", classify(err))
 		}
 		total += n
 		if n < sweepBatch {

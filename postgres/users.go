@@ -23,7 +23,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]session.Meta
 	}
 	rows, err := s.pool.Query(ctx, s.userListSQL, userID, s.now())
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list sessions of a user: %w", err)
+		return nil, fmt.Errorf("postgres: list sessions of a user: %w", classify(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -31,7 +31,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]session.Meta
 		var maxAge int64
 		var user, label *string
 		if err := rows.Scan(&m.ID, &m.Expires, &maxAge, &m.Created, &user, &label); err != nil {
-			return nil, fmt.Errorf("postgres: list sessions of a user: %w", err)
+			return nil, fmt.Errorf("postgres: list sessions of a user: %w", classify(err))
 		}
 		m.Expires, m.Created = storeTime(m.Expires), storeTime(m.Created)
 		m.MaxAge = time.Duration(maxAge) * time.Millisecond
@@ -44,7 +44,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string) ([]session.Meta
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list sessions of a user: %w", err)
+		return nil, fmt.Errorf("postgres: list sessions of a user: %w", classify(err))
 	}
 	return out, nil
 }
@@ -66,7 +66,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID string, keep ...s
 	}
 	var n int64
 	if err := s.pool.QueryRow(ctx, s.userDeleteSQL, userID, s.now(), keep).Scan(&n); err != nil {
-		return 0, fmt.Errorf("postgres: delete sessions of a user: %w", err)
+		return 0, fmt.Errorf("postgres: delete sessions of a user: %w", classify(err))
 	}
 	return int(n), nil
 }

@@ -293,7 +293,7 @@ func TestMismatchWithoutIndexIsFoundByHalving(t *testing.T) {
 	s0 := stored(t, st)
 	s0.Set("word", "text")
 	s0.Flush(ctx)
-	s, _ := session.Attach(ctx, mismatchNoIndex{st}, s0.Token(), session.Options{})
+	s, _ := session.Attach(ctx, mismatchNoIndex{st}, s0.Token(), session.Options{MaxAge: time.Hour})
 	var oks []interface {
 		Await(context.Context) (session.Doc, error)
 	}
@@ -357,7 +357,7 @@ func TestPartialLoads(t *testing.T) {
 	st.reset()
 
 	// A Fetch queued with commands joins their batch: one round trip.
-	q, _ := session.Attach(ctx, st, s.Token(), session.Options{})
+	q, _ := session.Attach(ctx, st, s.Token(), session.Options{MaxAge: time.Hour})
 	f := q.Fetch("small")
 	q.Inc("n", 1)
 	doc, err := f.Await(ctx)
@@ -444,7 +444,7 @@ func TestTakeGivesTheValueToExactlyOneRequest(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := session.Attach(ctx, st, s.Token(), session.Options{})
+			r, err := session.Attach(ctx, st, s.Token(), session.Options{MaxAge: time.Hour})
 			if err != nil {
 				t.Error(err)
 				return
@@ -476,7 +476,7 @@ func TestPushLastKeepsTheLastN(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, _ := session.Attach(ctx, st, s.Token(), session.Options{})
+			r, _ := session.Attach(ctx, st, s.Token(), session.Options{MaxAge: time.Hour})
 			if _, err := r.PushLast("recent", 5, i).Await(ctx); err != nil {
 				t.Error(err)
 			}
@@ -531,5 +531,58 @@ func TestSetMaxAgeAndLogin(t *testing.T) {
 	}
 	if metas, _ := mem.UserSessions(ctx, "ann"); len(metas) != 2 {
 		t.Fatalf("after a second login: %d sessions", len(metas))
+	}
+}
+
+// A remember-me session written through Attach before any load keeps its
+// own lifetime: the default one the write guessed is corrected in the same
+// Flush.
+func TestAttachedWriteKeepsTheSessionsOwnMaxAge(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s, _ := session.New(ctx, st, session.Options{MaxAge: time.Hour})
+	if _, err := s.SetMaxAge(30 * 24 * time.Hour).Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := session.Attach(ctx, st, s.Token(), session.Options{MaxAge: time.Hour})
+	a.Fetch("x")
+	a.Set("x", 1)
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := st.Store.Load(ctx, s.ID(), []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Until(doc[session.FieldExpires].(time.Time)); left < 29*24*time.Hour {
+		t.Fatalf("after an attached write the session expires in %v, want its own 30 days", left)
+	}
+	if a.MaxAge() != 30*24*time.Hour || time.Until(a.Expires()) < 29*24*time.Hour {
+		t.Fatalf("session reports maxAge %v, expires in %v", a.MaxAge(), time.Until(a.Expires()))
+	}
+}
+
+// Checking for a flash message costs a new visitor nothing.
+func TestTakeOnANewSessionStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s, _ := session.New(ctx, st, session.Options{})
+	v, err := s.Take("flash").Await(ctx)
+	if err != nil || v != nil {
+		t.Fatalf("Take on a new session = %v, %v", v, err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if calls, _ := st.reset(); len(calls) != 0 {
+		t.Fatalf("Take on a new session made store calls %v", calls)
+	}
+	if a, _ := s.Cookie(); a != session.CookieKeep {
+		t.Fatalf("cookie action %v, want none", a)
+	}
+	// Queued before it, a Set makes the Take go to the store.
+	s.Set("flash", "hi")
+	if v, err := s.Take("flash").Await(ctx); err != nil || v != "hi" {
+		t.Fatalf("Take after Set on a new session = %v, %v", v, err)
 	}
 }

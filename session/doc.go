@@ -1,3 +1,14 @@
+// Package session holds Session (a local view of one visitor's session
+// document and a queue of atomic commands), Doc, the command model and its
+// reference semantics (ApplyCommands, MongoDB's update operators written in
+// Go), the Store and UserIndex interfaces that stores implement, tokens,
+// signing and CSRF.
+//
+// Most applications get a Session from middleware.Session or
+// middleware.Attach; New, Open and Attach here are for use without
+// net/http. Every command returns a future.Future: commands are queued and
+// go out, batched into atomic updates, when a future is awaited, on Flush,
+// or when the middleware commits the request.
 package session
 
 import (

@@ -216,9 +216,13 @@ func fetchKeys(b []*pending) (keys []string, all bool) {
 // (CommandError), otherwise by halving the batch until the failing
 // commands stand alone.
 func (s *Session) write(ctx context.Context, b []*pending) {
+	s.mu.Lock()
+	known, guessed := s.known, s.meta.MaxAge
+	s.mu.Unlock()
 	doc, u, err := s.update(ctx, b)
 	if err == nil {
 		s.applied(b, doc, u)
+		s.correctExpiry(known, guessed, u)
 		return
 	}
 	cmds := commandsOf(b)
@@ -358,6 +362,21 @@ func (s *Session) applied(b []*pending, doc Doc, u Update) {
 	}
 	if taken != nil {
 		b[0].doc = taken
+	}
+}
+
+// correctExpiry re-touches a session whose write went out before its own
+// maxAge was known (Attach, nothing loaded): the write rolled the expiry by
+// Options.MaxAge, and the answer says the session has a lifetime of its own
+// (SetMaxAge in an earlier request). The Touch goes out in the same Flush.
+func (s *Session) correctExpiry(known bool, guessed time.Duration, u Update) {
+	if known || u.MaxAge != 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateStored && s.meta.MaxAge != guessed {
+		s.queue = append(s.queue, &pending{kind: kindTouch, complete: ignoreResult})
 	}
 }
 

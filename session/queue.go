@@ -115,11 +115,19 @@ func (s *Session) Rename(from, to string) *future.Future[Doc] {
 // key held before, or nil if it held none. Of any number of concurrent
 // requests taking the same key, exactly one gets the value: the way to
 // show a flash message once. Take goes to the store on its own (one round
-// trip), not batched with other commands.
+// trip), not batched with other commands. On a session that is not stored
+// (a new visitor) with nothing queued, Take resolves with nil at once and
+// stores nothing.
 func (s *Session) Take(key string) *future.Future[any] {
 	c, err := PrepareCommand(Command{Op: OpTake, Path: key})
 	if err != nil {
 		return future.Reject[any](fmt.Errorf("session take: %w", err))
+	}
+	s.mu.Lock()
+	unstored := s.state != stateStored && len(s.queue) == 0 && s.failed == nil
+	s.mu.Unlock()
+	if unstored { // nothing stored, nothing queued: nothing to take, and nothing to store
+		return future.Resolve[any](nil)
 	}
 	f := s.enqueue(&pending{kind: kindTake, cmd: c})
 	return future.Map(f, func(d Doc) (any, error) {
@@ -268,7 +276,7 @@ func (s *Session) command(c Command) *future.Future[Doc] {
 }
 
 // enqueue queues p and returns its future. Awaiting the future sends the
-// queue, on a goroutine of its own (or Options.Run's) so that Await's
+// queue, on a goroutine of its own so that Await's
 // context bounds only the wait; one flush serves all the futures awaited
 // before it takes the queue.
 func (s *Session) enqueue(p *pending) *future.Future[Doc] {
@@ -292,12 +300,10 @@ func (s *Session) enqueue(p *pending) *future.Future[Doc] {
 	return f
 }
 
-// run runs a flush on Options.Run, or a new goroutine.
+// run runs a flush on a new goroutine. (Not on a bounded pool: a
+// continuation that awaits a new command of its own session would wait for
+// a slot its own flush holds. The middleware bounds store calls instead.)
 func (s *Session) run(work func()) {
-	if s.opts.Run != nil {
-		s.opts.Run(work)
-		return
-	}
 	go work()
 }
 
@@ -313,7 +319,7 @@ func (s *Session) run(work func()) {
 // The middleware calls Flush before the response's headers and answers
 // 5xx if it fails.
 func (s *Session) Flush(ctx context.Context) error {
-	if ctx.Done() == nil && s.opts.Run == nil { // nothing could end the wait early: no goroutine
+	if ctx.Done() == nil { // nothing could end the wait early: no goroutine
 		s.flushAll()
 		return s.report()
 	}

@@ -35,13 +35,6 @@ type Options struct {
 	// middleware is one request. Past it they fail with ErrTooLarge. The
 	// default value is DefaultMaxCommands.
 	MaxCommands int
-
-	// Run, if not nil, runs the session's store work (each flush of its
-	// queue) instead of a new goroutine: the middleware passes its
-	// executor, which bounds the work in flight. Run must arrange for work
-	// to be called exactly once, soon, and must not wait for it; work never
-	// panics. The default runs work on a new goroutine.
-	Run func(work func())
 }
 
 func (o Options) withDefaults() Options {
