@@ -216,7 +216,9 @@ func soakBackend(ctx context.Context, b backend, d time.Duration, out io.Writer)
 	defer client.CloseIdleConnections()
 
 	fmt.Fprintf(out, "\n== %s\n\n", t.Title)
-	runCtx, cancel := context.WithTimeout(ctx, d)
+	// The visitors run until the last figures are taken, so that every
+	// interval, the last one included, is measured under full load.
+	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stats := &soakStats{}
 	var wg sync.WaitGroup
@@ -230,6 +232,8 @@ func soakBackend(ctx context.Context, b backend, d time.Duration, out io.Writer)
 	start := time.Now()
 	tick := time.NewTicker(soakInterval)
 	defer tick.Stop()
+	end := time.NewTimer(d)
+	defer end.Stop()
 	var samples []soakSample
 	sample := func() {
 		lat, errs, firstErr := stats.take()
@@ -254,15 +258,17 @@ loop:
 		select {
 		case <-tick.C:
 			sample()
-		case <-runCtx.Done():
+		case <-end.C:
+			// A last interval shorter than half of one is left out.
+			if time.Since(start)-lastAt(samples) >= soakInterval/2 {
+				sample()
+			}
+			break loop
+		case <-ctx.Done():
 			break loop
 		}
 	}
-	// A last interval shorter than half of one is left out: its
-	// visitors are already stopping.
-	if time.Since(start)-lastAt(samples) >= soakInterval/2 {
-		sample()
-	}
+	cancel()
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
