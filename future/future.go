@@ -31,6 +31,12 @@ type Future[T any] struct {
 	val T
 	err error
 
+	// observe, if not nil, is called once, the first time f is awaited,
+	// asked for Done or derived from, settled or not (see
+	// NewDeferredPromise).
+	observe  func()
+	observed atomic.Bool
+
 	// src is what the first demand starts: the parent of a derived future,
 	// or the node that holds a lazy function, a promise's onDemand, or the
 	// inputs of All and Any. Only the goroutine that wins demanded reads it.
@@ -96,9 +102,11 @@ func Reject[T any](err error) *Future[T] {
 // nothing. A nil f or ctx gives an error wrapping ErrNil.
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	var zero T
-	switch {
-	case f == nil:
+	if f == nil {
 		return zero, fmt.Errorf("future.Await: future: %w", ErrNil)
+	}
+	f.look()
+	switch {
 	case f.settled.Load():
 		return f.val, f.err
 	case ctx == nil:
@@ -136,8 +144,16 @@ func (f *Future[T]) Done() <-chan struct{} {
 		close(ch)
 		return ch
 	}
+	f.look()
 	f.demand(false)
 	return f.wait()
+}
+
+// look calls f's observe hook, once.
+func (f *Future[T]) look() {
+	if f.observe != nil && !f.observed.Load() && f.observed.CompareAndSwap(false, true) {
+		f.observe()
+	}
 }
 
 // wait returns the channel closed on settle, making it if needed.
@@ -197,6 +213,7 @@ func (f *Future[T]) complete(v T, err error) listeners {
 // onSettle registers l to run once f has settled: in the goroutine that
 // settles f, or now in the caller's if f has settled already.
 func (f *Future[T]) onSettle(l listener) {
+	f.look()
 	if !f.settled.Load() {
 		f.mu.Lock()
 		if !f.settled.Load() {

@@ -232,9 +232,9 @@ func TestNilArguments(t *testing.T) {
 	ctx := context.Background()
 	checks := map[string]error{}
 	_, checks["Await on nil"] = nilFuture.Await(ctx)
-	//nolint:staticcheck // a nil context is the bad input under test
+	//lint:ignore SA1012 a nil context is the bad input under test
 	_, checks["Await nil ctx"] = future.New(ctx, counting(new(atomic.Int32), 1)).Await(nil)
-	//nolint:staticcheck // a nil context is the bad input under test
+	//lint:ignore SA1012 a nil context is the bad input under test
 	_, checks["New nil ctx"] = future.New(nil, counting(new(atomic.Int32), 1)).Await(ctx)
 	_, checks["New nil fn"] = future.New[int](ctx, nil).Await(ctx)
 	_, checks["Go nil fn"] = future.Go[int](ctx, nil).Await(ctx)

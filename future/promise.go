@@ -53,13 +53,19 @@ func (n *promiseNode[T]) hookDone(_ struct{}, err error) {
 // future of the group first and running the continuations after lets a
 // continuation await a sibling of its future without deadlock.
 //
+// onObserve, if not nil, runs once, synchronously, the first time f is
+// awaited, asked for Done or derived from (Then, Catch, Map, Chain, All,
+// Any), whether or not f has settled: so that the owner of a group can tell
+// whether anybody looked at a failure.
+//
 // Settling more than once is a no-op (the function it returns then does
 // nothing). The returned function must be called once, in any goroutine.
-func NewDeferredPromise[T any](onDemand func()) (*Future[T], func(T, error) func()) {
+func NewDeferredPromise[T any](onDemand, onObserve func()) (*Future[T], func(T, error) func()) {
 	n := &promiseNode[T]{onDemand: onDemand}
 	if onDemand != nil {
 		n.src = n
 	}
+	n.observe = onObserve
 	return &n.Future, func(v T, err error) func() {
 		return n.complete(v, err).run
 	}

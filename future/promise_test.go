@@ -123,3 +123,21 @@ func TestPromiseConcurrentSettleFirstWins(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, v, w, "the derived future saw the one result that won")
 }
+
+func TestDeferredPromiseObserveHook(t *testing.T) {
+	var demanded, observed int
+	f, settle := future.NewDeferredPromise[int](func() { demanded++ }, func() { observed++ })
+	settle(1, nil)() // settled before anyone looked
+	if v, err := f.Await(context.Background()); v != 1 || err != nil {
+		t.Fatalf("Await = %v, %v", v, err)
+	}
+	f.Await(context.Background())
+	if demanded != 0 || observed != 1 {
+		t.Fatalf("after settling then awaiting twice: demanded %d, observed %d; want 0 and 1", demanded, observed)
+	}
+	g, _ := future.NewDeferredPromise[int](nil, func() { observed++ })
+	g.Then(func(v int) (int, error) { return v, nil }) // deriving counts as looking
+	if observed != 2 {
+		t.Fatalf("deriving from a pending promise did not observe it (%d)", observed)
+	}
+}

@@ -155,13 +155,18 @@ func (b *rejoined) Close() error { return b.body.Close() }
 // its end, and returns the field's value ("" if none).
 func urlencodedToken(rec *recorder) string {
 	chunk := make([]byte, 4096)
-	done := 0 // rec.buf[:done] holds whole fields already looked at
+	done := 0    // rec.buf[:done] holds whole fields already looked at
+	scanned := 0 // rec.buf[done:scanned] holds no '&': each byte is searched once
 	for {
 		_, err := rec.Read(chunk)
 		eof := err != nil
 		for done < len(rec.buf) {
-			end := bytes.IndexByte(rec.buf[done:], '&')
+			end := bytes.IndexByte(rec.buf[max(done, scanned):], '&')
+			if end >= 0 {
+				end += max(done, scanned) - done
+			}
 			if end < 0 {
+				scanned = len(rec.buf)
 				if !eof {
 					break // the field goes on in the next chunk
 				}

@@ -16,6 +16,12 @@ type responseWriter struct {
 	outer     http.Header // the header as it entered Handler, for an error response
 	committed bool
 	err       error // the commit's failure; the error response has been written
+
+	// While the commit runs, a continuation of a session future may write
+	// the response; its output is held until the cookie is set.
+	committing bool
+	heldCode   int
+	held       []byte
 }
 
 // commitOnce commits the session the first time the response is about to
@@ -25,9 +31,18 @@ func (w *responseWriter) commitOnce() bool {
 		return w.err == nil
 	}
 	w.committed = true
-	if err := w.rs.commit(w.ResponseWriter.Header()); err != nil {
+	w.committing = true
+	err := w.rs.commit(w.ResponseWriter.Header())
+	w.committing = false
+	if err != nil {
+		w.held = nil
 		w.fail(err)
 		return false
+	}
+	if w.heldCode != 0 || len(w.held) > 0 {
+		w.ResponseWriter.WriteHeader(max(w.heldCode, http.StatusOK))
+		_, _ = w.ResponseWriter.Write(w.held)
+		w.held = nil
 	}
 	return true
 }
@@ -55,6 +70,12 @@ func (w *responseWriter) WriteHeader(code int) {
 		}
 		return
 	}
+	if w.committing {
+		if w.heldCode == 0 {
+			w.heldCode = code
+		}
+		return
+	}
 	if w.commitOnce() {
 		w.ResponseWriter.WriteHeader(code)
 	}
@@ -63,6 +84,10 @@ func (w *responseWriter) WriteHeader(code int) {
 // Write commits the session, then writes b. After a failed commit the
 // handler's output is discarded.
 func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.committing {
+		w.held = append(w.held, b...)
+		return len(b), nil
+	}
 	if !w.commitOnce() {
 		return len(b), nil
 	}

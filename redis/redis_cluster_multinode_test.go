@@ -13,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/atomicsession/atomicsession/internal/faultapp"
 	"github.com/atomicsession/atomicsession/internal/testenv"
 	"github.com/atomicsession/atomicsession/middleware"
 	"github.com/atomicsession/atomicsession/redis"
@@ -124,10 +125,10 @@ func newToken(t testing.TB) string {
 func TestMultiNodeTwoInstances(t *testing.T) {
 	prefix := testenv.RedisPrefix(t)
 	apps := []http.Handler{
-		faultApp(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), middleware.Options{Timeout: 10 * time.Second}),
-		faultApp(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), middleware.Options{Timeout: 10 * time.Second}),
+		faultapp.App(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), middleware.Options{Timeout: 10 * time.Second}),
+		faultapp.App(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), middleware.Options{Timeout: 10 * time.Second}),
 	}
-	code, body, cookie, errText := faultPost(apps[0], http.MethodPost, "/inc", "")
+	code, body, cookie, errText := faultapp.Do(apps[0], http.MethodPost, "/inc", "")
 	if code != http.StatusOK || body != "1" || cookie == "" {
 		t.Fatalf("first increment: %d %q (%s), cookie %q", code, body, errText, cookie)
 	}
@@ -139,7 +140,7 @@ func TestMultiNodeTwoInstances(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				code, body, set, errText := faultPost(apps[(w+i)%2], http.MethodPost, "/inc", cookie)
+				code, body, set, errText := faultapp.Do(apps[(w+i)%2], http.MethodPost, "/inc", cookie)
 				if code != http.StatusOK || (set != "" && set != cookie) {
 					if failed.Add(1) <= 3 {
 						t.Errorf("worker %d: %d %q (%s), cookie %q", w, code, body, errText, set)
@@ -150,7 +151,7 @@ func TestMultiNodeTwoInstances(t *testing.T) {
 	}
 	wg.Wait()
 	for i, app := range apps {
-		code, body, _, errText := faultPost(app, http.MethodGet, "/n", cookie)
+		code, body, _, errText := faultapp.Do(app, http.MethodGet, "/n", cookie)
 		if want := strconv.Itoa(1 + workers*each); code != http.StatusOK || body != want {
 			t.Errorf("instance %d reads n = %d %q (%s), want %s", i, code, body, errText, want)
 		}
@@ -174,9 +175,9 @@ func TestMultiNodeSlotMigration(t *testing.T) {
 	var apps []http.Handler
 	for _, c := range clients {
 		s := redis.NewStore(c, redis.WithPrefix(prefix))
-		apps = append(apps, faultApp(t, s, middleware.Options{Timeout: 5 * time.Second}))
+		apps = append(apps, faultapp.App(t, s, middleware.Options{Timeout: 5 * time.Second}))
 	}
-	code, body, cookie, errText := faultPost(apps[0], http.MethodPost, "/inc", "")
+	code, body, cookie, errText := faultapp.Do(apps[0], http.MethodPost, "/inc", "")
 	if code != http.StatusOK || body != "1" || cookie == "" {
 		t.Fatalf("first increment: %d %q (%s), cookie %q", code, body, errText, cookie)
 	}
@@ -226,7 +227,7 @@ func TestMultiNodeSlotMigration(t *testing.T) {
 				default:
 				}
 				total.Add(1)
-				code, body, set, errText := faultPost(apps[(w+n)%2], http.MethodPost, "/inc", cookie)
+				code, body, set, errText := faultapp.Do(apps[(w+n)%2], http.MethodPost, "/inc", cookie)
 				if code != http.StatusOK {
 					failed.Add(1)
 					v, _ := failures.LoadOrStore(fmt.Sprintf("%d %s", code, errText), new(atomic.Int64))
@@ -261,7 +262,7 @@ func TestMultiNodeSlotMigration(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	code, body, _, errText = faultPost(apps[1], http.MethodGet, "/n", cookie)
+	code, body, _, errText = faultapp.Do(apps[1], http.MethodGet, "/n", cookie)
 	stored, err := strconv.ParseInt(body, 10, 64)
 	if code != http.StatusOK || err != nil {
 		t.Fatalf("read n after the migrations: %d %q (%s)", code, body, errText)

@@ -2,93 +2,19 @@ package redis_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/atomicsession/atomicsession/internal/faultapp"
 	"github.com/atomicsession/atomicsession/internal/testenv"
 	"github.com/atomicsession/atomicsession/middleware"
 	"github.com/atomicsession/atomicsession/redis"
 	"github.com/atomicsession/atomicsession/session"
 )
-
-// faultKeys sign the cookies of every app of the fault tests, so that two
-// app instances accept each other's cookies.
-var faultKeys = [][]byte{[]byte(strings.Repeat("fault-test-key!", 3))}
-
-// faultApp is the app of the fault tests (see testenv.SessionErrorHeader
-// for its routes): a session counter behind the middleware with opts (its
-// Keys, ErrorHandler and Logger set here), that answers each failure
-// through the middleware's default ErrorHandler and names the error in a
-// header.
-func faultApp(t testing.TB, store session.Store, opts middleware.Options) http.Handler {
-	t.Helper()
-	fail := func(w http.ResponseWriter, r *http.Request, err error) {
-		w.Header().Set(testenv.SessionErrorHeader, err.Error())
-		middleware.DefaultErrorHandler(w, r, err)
-	}
-	opts.Keys, opts.ErrorHandler = faultKeys, fail
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := middleware.New(store, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /inc", func(w http.ResponseWriter, r *http.Request) {
-		sess, err := middleware.Session(r).Await(r.Context())
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		inc := sess.Inc("n", 1)
-		if r.URL.Query().Get("queue") == "1" {
-			_, _ = io.WriteString(w, "queued") // the middleware sends it first
-			return
-		}
-		doc, err := inc.Await(r.Context())
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		fmt.Fprint(w, doc["n"])
-	})
-	mux.HandleFunc("GET /n", func(w http.ResponseWriter, r *http.Request) {
-		sess, err := middleware.Session(r).Await(r.Context())
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
-		n, _ := sess.GetInt("n")
-		fmt.Fprint(w, n)
-	})
-	return m.Handler(mux)
-}
-
-// faultPost sends one request to h with cookie (may be empty) and returns
-// the status, the body and the session cookie h set, if any.
-func faultPost(h http.Handler, method, path, cookie string) (code int, body, setCookie, errText string) {
-	req := httptest.NewRequest(method, path, nil)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	for _, c := range w.Result().Cookies() {
-		if c.Name == middleware.DefaultCookieName {
-			setCookie = c.Name + "=" + c.Value
-		}
-	}
-	return w.Code, strings.TrimSpace(w.Body.String()), setCookie, w.Header().Get(testenv.SessionErrorHeader)
-}
 
 // faultTimeout is the Options.Timeout of the outage tests, and faultSlack
 // how much longer a failing request may take (a busy 2-core machine).
@@ -113,7 +39,7 @@ func TestOutageRedisKilled(t *testing.T) {
 	opt.ContextTimeoutEnabled = true
 	client := goredis.NewClient(opt)
 	t.Cleanup(func() { _ = client.Close() })
-	h := faultApp(t, redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t))), middleware.Options{Timeout: faultTimeout})
+	h := faultapp.App(t, redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t))), middleware.Options{Timeout: faultTimeout})
 	testenv.Outage(t, h, testenv.OutageOptions{
 		Timeout:     faultTimeout,
 		Slack:       faultSlack,
@@ -143,7 +69,7 @@ func TestSlowRedis(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	const timeout, maxInFlight = 500 * time.Millisecond, 4
 	store := &inFlightStore{Store: redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t)))}
-	h := faultApp(t, store, middleware.Options{Timeout: timeout, MaxInFlight: maxInFlight})
+	h := faultapp.App(t, store, middleware.Options{Timeout: timeout, MaxInFlight: maxInFlight})
 	rep := testenv.Outage(t, h, testenv.OutageOptions{
 		Timeout:     timeout,
 		Slack:       faultSlack,

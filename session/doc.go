@@ -98,16 +98,14 @@ func MetaOf(d Doc) (Meta, error) {
 	return m, nil
 }
 
+// toInt64 reads a stored number of milliseconds: an integral number, or a
+// float64 truncated.
 func toInt64(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
+	if n, ok := integral(v); ok {
 		return n, true
-	case int32:
-		return int64(n), true
-	case int:
-		return int64(n), true
-	case float64:
-		return int64(n), true
+	}
+	if f, ok := v.(float64); ok {
+		return int64(f), true
 	}
 	return 0, false
 }

@@ -28,24 +28,10 @@ func (s *Session) drain(ctx context.Context) {
 			return
 		}
 		for _, b := range batches(q) {
-			markHeard(b)
 			s.sendGuarded(ctx, b)
 		}
 		s.flushMu.Unlock()
 		s.settle(q)
-	}
-}
-
-// markHeard records, before a batch goes out, whether any of its futures
-// has been awaited: a failure in it then counts as heard, since the
-// handler is waiting on the batch and sees its results.
-func markHeard(b []*pending) {
-	heard := false
-	for _, p := range b {
-		heard = heard || p.demanded.Load()
-	}
-	for _, p := range b {
-		p.heard = heard
 	}
 }
 
@@ -196,6 +182,7 @@ func (s *Session) load(ctx context.Context, b []*pending) {
 func (s *Session) lost() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.cleared = s.cleared || s.state == stateStored // the visitor's cookie names nothing now
 	return s.renew()
 }
 
@@ -210,12 +197,23 @@ func fetchKeys(b []*pending) (keys []string, all bool) {
 	return keys, all
 }
 
+// maxIsolations bounds the extra store calls one batch may spend sending
+// its commands again without the ones that do not apply.
+const maxIsolations = 16
+
 // write sends a batch that changes the store as one Update. If one command
-// does not apply (ErrTypeMismatch), the others are sent again without it,
-// so that only its own future fails: at once if the store said which one
-// (CommandError), otherwise by halving the batch until the failing
-// commands stand alone.
+// does not apply (a CommandError, or ErrTypeMismatch), the others are sent
+// again without it, so that only its own future fails: at once if the
+// store said which one (CommandError), otherwise by halving the batch until
+// the failing commands stand alone. After maxIsolations such retries the
+// commands not sent yet fail with ErrTooLarge, so that a batch of many
+// failing commands costs a bounded number of round trips.
 func (s *Session) write(ctx context.Context, b []*pending) {
+	budget := maxIsolations
+	s.writeWithin(ctx, b, &budget)
+}
+
+func (s *Session) writeWithin(ctx context.Context, b []*pending, budget *int) {
 	s.mu.Lock()
 	known, guessed := s.known, s.meta.MaxAge
 	s.mu.Unlock()
@@ -226,28 +224,32 @@ func (s *Session) write(ctx context.Context, b []*pending) {
 		return
 	}
 	cmds := commandsOf(b)
-	if !errors.Is(err, ErrTypeMismatch) || len(cmds) == 0 || (len(cmds) == 1 && len(b) == 1) {
+	var ce *CommandError
+	indexed := errors.As(err, &ce) && ce.Index >= 0 && ce.Index < len(cmds)
+	if (!indexed && !errors.Is(err, ErrTypeMismatch)) || len(cmds) == 0 || (len(cmds) == 1 && len(b) == 1) {
 		failAll(b, err)
 		return
 	}
-	var ce *CommandError
-	if errors.As(err, &ce) && ce.Index >= 0 && ce.Index < len(cmds) {
-		cmds[ce.Index].err = err
-		if rest := without(b, cmds[ce.Index]); len(rest) > 0 {
-			s.write(ctx, rest)
-		}
+	if *budget <= 0 {
+		failAll(b, fmt.Errorf("not sent: more than %d commands of its batch did not apply (the last: %v): %w", maxIsolations, err, ErrTooLarge))
 		return
 	}
-	if len(cmds) == 1 {
-		cmds[0].err = err
-		if rest := without(b, cmds[0]); len(rest) > 0 {
-			s.write(ctx, rest)
+	*budget--
+	switch {
+	case indexed || len(cmds) == 1:
+		bad := cmds[0]
+		if indexed {
+			bad = cmds[ce.Index]
 		}
-		return
+		bad.err = err
+		if rest := without(b, bad); len(rest) > 0 {
+			s.writeWithin(ctx, rest, budget)
+		}
+	default:
+		first, second := halves(b, cmds)
+		s.writeWithin(ctx, first, budget)
+		s.writeWithin(ctx, second, budget)
 	}
-	first, second := halves(b, cmds)
-	s.write(ctx, first)
-	s.write(ctx, second)
 }
 
 // update sends b to the store: Apply to the stored session, or Create for a
@@ -335,12 +337,7 @@ func (s *Session) updateFor(b []*pending) Update {
 func (s *Session) applied(b []*pending, doc Doc, u Update) {
 	var taken Doc
 	if len(b) == 1 && b[0].kind == kindTake {
-		top := b[0].cmd.Top()
-		taken = Doc{}
-		if v, ok := doc[top]; ok {
-			taken[top] = v
-		}
-		doc = withoutKey(doc, top)
+		taken, doc = splitTake(b[0].cmd, doc)
 	}
 	known := TouchedKeys(u.Commands)
 	known = append(known, u.Fetch...)
@@ -378,6 +375,26 @@ func (s *Session) correctExpiry(known bool, guessed time.Duration, u Update) {
 	if s.state == stateStored && s.meta.MaxAge != guessed {
 		s.queue = append(s.queue, &pending{kind: kindTouch, complete: ignoreResult})
 	}
+}
+
+// splitTake splits a Take's answer, which holds its top-level key as it was
+// before, into the value taken and the answer as it is after: without the
+// key, or, for a dotted path, with the key less that path.
+func splitTake(c Command, doc Doc) (taken, after Doc) {
+	top := c.Top()
+	before, ok := doc[top]
+	if !ok {
+		return Doc{}, doc
+	}
+	taken = Doc{top: before}
+	after = withoutKey(doc, top)
+	if c.Path != top {
+		rest, err := ApplyCommands(Doc{top: before}, []Command{{Op: OpUnset, Path: c.Path}})
+		if v, kept := rest[top]; err == nil && kept {
+			after[top] = v
+		}
+	}
+	return taken, after
 }
 
 // withoutKey returns doc without key k, copying the top-level map only if k

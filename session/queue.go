@@ -32,8 +32,7 @@ type pending struct {
 	fetch    []string      // kindFetch: keys; nil with fetchAll
 	fetchAll bool
 	complete func(Doc, error) func()
-	demanded atomic.Bool // someone awaited its future (or one derived from it)
-	heard    bool        // a future of its batch had been awaited when the batch went out
+	looked   atomic.Bool // its future was awaited, asked for Done or derived from
 
 	doc Doc // the result, set by send
 	err error
@@ -76,7 +75,8 @@ func (s *Session) PushAll(key string, vs []any) *future.Future[Doc] {
 // bounded list: recently viewed items, a capped cart). n must be positive.
 func (s *Session) PushLast(key string, n int, vs ...any) *future.Future[Doc] {
 	if n <= 0 {
-		return future.Reject[Doc](fmt.Errorf("session $push %q: $slice length %d, want a positive number: %w", key, n, ErrInvalidValue))
+		return s.reject(&pending{kind: kindCommand, cmd: Command{Op: OpPush, Path: key}},
+			fmt.Errorf("$slice length %d, want a positive number: %w", n, ErrInvalidValue))
 	}
 	return s.command(Command{Op: OpPush, Path: key, Values: vs, Slice: n})
 }
@@ -121,7 +121,8 @@ func (s *Session) Rename(from, to string) *future.Future[Doc] {
 func (s *Session) Take(key string) *future.Future[any] {
 	c, err := PrepareCommand(Command{Op: OpTake, Path: key})
 	if err != nil {
-		return future.Reject[any](fmt.Errorf("session take: %w", err))
+		f := s.reject(&pending{kind: kindTake, cmd: Command{Op: OpTake, Path: key}}, err)
+		return future.Map(f, func(Doc) (any, error) { return nil, nil })
 	}
 	s.mu.Lock()
 	unstored := s.state != stateStored && len(s.queue) == 0 && s.failed == nil
@@ -149,7 +150,7 @@ func (s *Session) Touch() *future.Future[Doc] {
 // positive.
 func (s *Session) SetMaxAge(d time.Duration) *future.Future[Doc] {
 	if d <= 0 {
-		return future.Reject[Doc](fmt.Errorf("session: SetMaxAge(%v): want a positive duration: %w", d, ErrInvalidValue))
+		return s.reject(&pending{kind: kindTouch}, fmt.Errorf("SetMaxAge(%v): want a positive duration: %w", d, ErrInvalidValue))
 	}
 	return s.enqueue(&pending{kind: kindTouch, maxAge: d.Truncate(time.Millisecond)})
 }
@@ -159,10 +160,10 @@ func (s *Session) SetMaxAge(d time.Duration) *future.Future[Doc] {
 // must not be empty and is at most 256 bytes.
 func (s *Session) SetLabel(label string) *future.Future[Doc] {
 	if label == "" || len(label) > MaxKeyLen {
-		return future.Reject[Doc](fmt.Errorf("session: SetLabel: label of %d bytes, want 1 to %d: %w", len(label), MaxKeyLen, ErrInvalidValue))
+		return s.reject(&pending{kind: kindTouch}, fmt.Errorf("SetLabel: label of %d bytes, want 1 to %d: %w", len(label), MaxKeyLen, ErrInvalidValue))
 	}
 	if _, err := normString(label); err != nil {
-		return future.Reject[Doc](fmt.Errorf("session: SetLabel: %w", err))
+		return s.reject(&pending{kind: kindTouch}, fmt.Errorf("SetLabel: %w", err))
 	}
 	return s.enqueue(&pending{kind: kindTouch, label: label})
 }
@@ -255,7 +256,8 @@ func (s *Session) Regenerate() *future.Future[*Session] {
 // everywhere.
 func (s *Session) Login(userID string) *future.Future[*Session] {
 	if userID == "" {
-		return future.Reject[*Session](fmt.Errorf("session: Login with an empty user id: %w", ErrInvalidValue))
+		f := s.reject(&pending{kind: kindRegenerate, userID: "?"}, fmt.Errorf("Login with an empty user id: %w", ErrInvalidValue))
+		return future.Map(f, func(Doc) (*Session, error) { return s, nil })
 	}
 	return s.regenerate(userID)
 }
@@ -268,11 +270,13 @@ func (s *Session) regenerate(userID string) *future.Future[*Session] {
 
 // command validates c and queues it.
 func (s *Session) command(c Command) *future.Future[Doc] {
-	c, err := PrepareCommand(c)
+	p := &pending{kind: kindCommand, cmd: c}
+	prepared, err := PrepareCommand(c)
 	if err != nil {
-		return future.Reject[Doc](fmt.Errorf("session %w", err))
+		return s.reject(p, err)
 	}
-	return s.enqueue(&pending{kind: kindCommand, cmd: c})
+	p.cmd = prepared
+	return s.enqueue(p)
 }
 
 // enqueue queues p and returns its future. Awaiting the future sends the
@@ -280,24 +284,49 @@ func (s *Session) command(c Command) *future.Future[Doc] {
 // context bounds only the wait; one flush serves all the futures awaited
 // before it takes the queue.
 func (s *Session) enqueue(p *pending) *future.Future[Doc] {
-	f, complete := future.NewDeferredPromise[Doc](func() {
-		p.demanded.Store(true)
-		if s.flushing.CompareAndSwap(false, true) {
-			s.run(func() { s.drain(s.ctx) })
-		}
-	})
-	p.complete = complete
+	f, complete := s.promise(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.failed != nil:
-		return future.Reject[Doc](s.failed)
+		s.rejectLocked(p, complete, s.failed)
 	case s.issued >= s.opts.MaxCommands:
-		return future.Reject[Doc](fmt.Errorf("session: more than %d commands in one session: %w", s.opts.MaxCommands, ErrTooLarge))
+		s.rejectLocked(p, complete, fmt.Errorf("session: more than %d commands in one session: %w", s.opts.MaxCommands, ErrTooLarge))
+	default:
+		s.issued++
+		s.queue = append(s.queue, p)
 	}
-	s.issued++
-	s.queue = append(s.queue, p)
 	return f
+}
+
+// promise makes p's future: awaiting it starts a flush; awaiting it, or
+// deriving from it, at any time marks p as looked at.
+func (s *Session) promise(p *pending) (*future.Future[Doc], func(Doc, error) func()) {
+	f, complete := future.NewDeferredPromise[Doc](func() {
+		if s.flushing.CompareAndSwap(false, true) {
+			s.run(func() { s.drain(s.ctx) })
+		}
+	}, func() { p.looked.Store(true) })
+	p.complete = complete
+	return f, complete
+}
+
+// reject fails p at once, without queueing it, and keeps the failure for
+// Flush to report unless somebody looks at the future: a command that
+// nobody awaited is never dropped silently, even a refused one.
+func (s *Session) reject(p *pending, err error) *future.Future[Doc] {
+	f, complete := s.promise(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectLocked(p, complete, err)
+	return f
+}
+
+// rejectLocked is reject; the caller holds s.mu.
+func (s *Session) rejectLocked(p *pending, complete func(Doc, error) func(), err error) {
+	p.err = fmt.Errorf("session: %w", err)
+	s.unheard = append(s.unheard, p)
+	complete(nil, p.err)() // no continuation can be registered yet: nothing runs under s.mu
 }
 
 // run runs a flush on a new goroutine. (Not on a bounded pool: a
@@ -313,8 +342,7 @@ func (s *Session) run(work func()) {
 // stored even with no command queued.
 //
 // Flush returns the errors of commands that failed and whose futures
-// nobody awaited, joined, and forgets them (a failure counts as awaited if
-// any future of its batch had been awaited when the batch went out); and, once a Destroy,
+// nobody has awaited (or derived a future from), joined, and forgets them; and, once a Destroy,
 // Regenerate or Login has failed to delete the old session, that failure.
 // The middleware calls Flush before the response's headers and answers
 // 5xx if it fails.
@@ -368,7 +396,7 @@ func (s *Session) report() error {
 	}
 	var errs []error
 	for _, p := range failures {
-		if !p.heard && !p.demanded.Load() {
+		if !p.looked.Load() {
 			errs = append(errs, p.err)
 		}
 	}

@@ -243,13 +243,35 @@ func (s *Session) IsNew() bool {
 // sees, so nothing in the store can make a valid token. A new session is
 // stored by the end of the request, so that the token has a session to
 // come back to.
+//
+// If a Destroy, Regenerate or Login is queued, CreateCSRF sends the queue
+// first, so that the token belongs to the session that the response's
+// cookie will carry; after a Destroy it starts a new session.
 func (s *Session) CreateCSRF() string {
+	if s.replacePending() {
+		s.flushAll()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.state == stateDestroyed && s.failed == nil {
+		_ = s.renew() // crypto/rand does not fail on supported platforms
+	}
 	if s.state != stateStored {
 		s.mustStore = true
 	}
 	return createCSRF(csrfKey(s.token))
+}
+
+// replacePending reports whether a Destroy, Regenerate or Login is queued.
+func (s *Session) replacePending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.queue {
+		if p.kind == kindDestroy || p.kind == kindRegenerate {
+			return true
+		}
+	}
+	return false
 }
 
 // AssertCSRF returns nil if token was made by CreateCSRF for this session,

@@ -20,7 +20,9 @@ const MinKeyLen = 32
 // values are rejected before any work is done.
 const MaxCookieLen = 128
 
-var b64 = base64.RawURLEncoding
+// b64 refuses non-canonical encodings (Strict), so that a token or MAC has
+// exactly one encoding: a changed last character never verifies.
+var b64 = base64.RawURLEncoding.Strict()
 
 // tokenLen is the length of an encoded token.
 var tokenLen = b64.EncodedLen(TokenBytes)

@@ -128,3 +128,32 @@ func TestCSRFTokens(t *testing.T) {
 		t.Error("empty secret accepted a token")
 	}
 }
+
+func TestNonCanonicalEncodingsAreRefused(t *testing.T) {
+	key := csrfKey("token-a")
+	tok := createCSRF(key)
+	last := tok[len(tok)-1]
+	refused := 0
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		if byte(c) == last {
+			continue
+		}
+		if assertCSRF(key, tok[:len(tok)-1]+string(c)) != nil {
+			refused++
+		}
+	}
+	if refused != 63 {
+		t.Fatalf("%d of 63 changes of a CSRF token's last character were refused, want all", refused)
+	}
+	kr := mustRing(t, []byte("0123456789abcdef0123456789abcdef"))
+	signed := kr.Sign("token-a-token-a-token-a-token-a-token-a-tok")
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		v := signed[:len(signed)-1] + string(c)
+		if v == signed {
+			continue
+		}
+		if _, ok := kr.Verify(v); ok {
+			t.Fatalf("a cookie whose last character changed to %q verifies", c)
+		}
+	}
+}

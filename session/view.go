@@ -84,6 +84,12 @@ func (s *Session) GetString(key string) (string, bool) {
 // with no fraction within the int64 range).
 func (s *Session) GetInt(key string) (int64, bool) {
 	v, _ := s.Get(key)
+	return integral(v)
+}
+
+// integral returns v as an int64 if it is an integral number: int64, int32,
+// int, or a float64 with no fraction within the int64 range.
+func integral(v any) (int64, bool) {
 	switch n := v.(type) {
 	case int64:
 		return n, true

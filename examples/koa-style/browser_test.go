@@ -49,7 +49,9 @@ type browser struct {
 	base string // the app's URL, ending in "/"
 }
 
-func newBrowser(t *testing.T, execPath, base string) *browser {
+// newBrowser starts a browser with a fresh profile; extra options (such as
+// chromedp.UserAgent) are added to the defaults.
+func newBrowser(t *testing.T, execPath, base string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(execPath),
@@ -67,6 +69,7 @@ func newBrowser(t *testing.T, execPath, base string) *browser {
 		chromedp.UserDataDir(profileDir(t)),
 		chromedp.WindowSize(1000, 1300),
 	}
+	opts = append(opts, extra...)
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
 	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	ctx, cancelBrowser := chromedp.NewContext(ctx, chromedp.WithLogf(t.Logf))
@@ -148,6 +151,28 @@ func (b *browser) expect(sel, want string) {
 	}
 }
 
+// row is one line of "Your sessions" in the browser.
+type row struct {
+	Label   string `json:"label"`
+	Current bool   `json:"current"`
+}
+
+// expectRows fails the test unless "Your sessions" lists n sessions (0: no
+// list), and returns them.
+func (b *browser) expectRows(n int) []listed {
+	b.t.Helper()
+	var rows []row
+	b.eval(`[...document.querySelectorAll("#sessions tbody tr")].map(tr => ({label: tr.querySelector("td.label").textContent, current: tr.classList.contains("current")}))`, &rows)
+	if len(rows) != n {
+		b.t.Fatalf("\"Your sessions\" lists %d sessions (%+v), want %d", len(rows), rows, n)
+	}
+	out := make([]listed, len(rows))
+	for i, r := range rows {
+		out[i] = listed{label: r.Label, current: r.Current}
+	}
+	return out
+}
+
 // screenshot saves the whole page as a PNG in dir and returns its path.
 func (b *browser) screenshot(dir, name string) string {
 	b.t.Helper()
@@ -181,18 +206,22 @@ func TestBrowser(t *testing.T) {
 	b.open("/")
 	b.expect("#views", "3")
 
-	// Logging in starts a brand-new session that holds the user.
+	// Logging in starts a brand-new session that holds the user, and says
+	// so once.
 	if code := b.submit("#login-submit", "#user-input", "Ada Lovelace"); code != 200 {
 		t.Fatalf("log in: status %d, want 200 after the redirect", code)
 	}
 	b.expect("#user", "Ada Lovelace")
 	b.expect("#views", "1")
+	b.expect("#flash", "Logged in as Ada Lovelace.")
+	b.expectRows(1)
 
 	if code := b.submit("#message-submit", "#message-input", "Hello from Chromium"); code != 200 {
 		t.Fatalf("save message: status %d", code)
 	}
 	b.expect("#message", "Hello from Chromium")
 	b.expect("#views", "2")
+	b.expect("#flash", "Message saved.")
 
 	for i, item := range []string{"apples", "pears"} {
 		if code := b.submit("#cart-submit", "#item-input", item); code != 200 {
@@ -207,18 +236,68 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the cart lists %q, want apples, pears", items)
 	}
 
-	// The JSON view holds the user keys only, and is not a visit.
+	// The JSON view holds the user keys only, and is not a visit; with
+	// ?keys= it loads only those.
 	var api string
 	b.eval(`fetch("/api/session").then(r => r.text())`, &api)
-	var doc map[string]any
+	var doc struct {
+		Values map[string]any  `json:"values"`
+		Loaded map[string]bool `json:"loaded"`
+	}
 	if err := json.Unmarshal([]byte(api), &doc); err != nil {
 		t.Fatalf("/api/session: %v: %s", err, api)
 	}
 	want := map[string]any{"user": "Ada Lovelace", "views": 4.0, "message": "Hello from Chromium",
 		"cart": []any{"apples", "pears"}, "cartCount": 2.0, "lastItem": "pears"}
-	if fmt.Sprint(doc) != fmt.Sprint(want) {
+	if fmt.Sprint(doc.Values) != fmt.Sprint(want) {
 		t.Fatalf("/api/session = %s, want %v", api, want)
 	}
+	b.eval(`fetch("/api/session?keys=cart").then(r => r.text())`, &api)
+	doc.Values, doc.Loaded = nil, nil
+	if err := json.Unmarshal([]byte(api), &doc); err != nil {
+		t.Fatalf("/api/session?keys=cart: %v: %s", err, api)
+	}
+	if fmt.Sprint(doc.Values) != "map[cart:[apples pears]]" || !doc.Loaded["cart"] || doc.Loaded["message"] {
+		t.Fatalf("/api/session?keys=cart = %s, want the cart only", api)
+	}
+
+	// The same user logs in from a second browser profile: both sessions
+	// are listed, each browser marking its own.
+	b2 := newBrowser(t, execPath, app.url, chromedp.UserAgent(firefoxWindows))
+	b2.open("/")
+	if code := b2.submit("#login-submit", "#user-input", "Ada Lovelace"); code != 200 {
+		t.Fatalf("log in from the second profile: status %d", code)
+	}
+	b2.expect("#user", "Ada Lovelace")
+	b2.expect("#sessions tr.current td.label", "Firefox on Windows")
+	b.open("/")
+	rows := b.expectRows(2)
+	if rows[0].current == rows[1].current || rows[1].label != "Firefox on Windows" {
+		t.Fatalf("the first profile lists %+v, want itself first and then Firefox on Windows", rows)
+	}
+	b.expect("#sessions tr.current .this", "this session")
+	b2.expectRows(2)
+	if d := os.Getenv("KOA_STYLE_SCREENSHOTS"); d != "" {
+		t.Logf("screenshot: %s", b.screenshot(d, "koa-style-sessions.png"))
+	}
+
+	// "Log out other sessions" from the first leaves exactly that one, and
+	// the second profile's next page is a logged-out visitor's.
+	if code := b.submit("#logout-others-submit"); code != 200 {
+		t.Fatalf("log out other sessions: status %d", code)
+	}
+	b.expect("#flash", "Logged out 1 other session.")
+	rows = b.expectRows(1)
+	if !rows[0].current {
+		t.Fatalf("after logging out the others the list is %+v, want this session", rows)
+	}
+	b.expect("#user", "Ada Lovelace")
+	b2.open("/")
+	b2.expect("#account", "Not logged in.")
+	b2.expect("#views", "1")
+	b2.expectRows(0)
+	b.open("/")
+	b.expectRows(1)
 
 	dir := t.TempDir()
 	if d := os.Getenv("KOA_STYLE_SCREENSHOTS"); d != "" {
@@ -250,6 +329,7 @@ func TestBrowser(t *testing.T) {
 	b.expect("#message", "Hello from Chromium")
 	b.expect("#cart-count", "2")
 	b.expect("#user", "Ada Lovelace")
+	b.expectRows(1)
 
 	// Logging out deletes the session: the next page is a new visitor's.
 	if code := b.submit("#logout-submit"); code != 200 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atomicsession/atomicsession/postgres"
 	"github.com/atomicsession/atomicsession/redis"
 )
 
@@ -22,6 +23,8 @@ type config struct {
 	mongoDB  string        // -mongo-db: database name on it
 	redisURL string        // REDIS_URL: use this Redis
 	prefix   string        // -redis-prefix: key prefix on it
+	pgURL    string        // DATABASE_URL: use this PostgreSQL
+	pgPrefix string        // -postgres-prefix: table name prefix on it
 }
 
 // parseConfig reads the flags in args and the variables getenv gives.
@@ -32,8 +35,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: koa-style [flags]\n\n"+
 			"Serves the koa-atomic-session README example, ported to Go.\n"+
-			"Store: MONGODB_URI picks MongoDB, REDIS_URL picks Redis; with neither,\n"+
-			"an embedded FerretDB (MongoDB wire protocol on SQLite) in -data.\n\nFlags:\n")
+			"Store: MONGODB_URI picks MongoDB, REDIS_URL Redis, DATABASE_URL PostgreSQL;\n"+
+			"with none, an embedded FerretDB (MongoDB wire protocol on SQLite) in -data.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "TCP `address` to listen on")
@@ -42,6 +45,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.maxAge, "max-age", 30*24*time.Hour, "session lifetime after its last update")
 	fs.StringVar(&c.mongoDB, "mongo-db", "atomicsession", "database `name` for the sessions collection on MongoDB and the embedded server")
 	fs.StringVar(&c.prefix, "redis-prefix", redis.DefaultPrefix, "`prefix` of the session keys on Redis")
+	fs.StringVar(&c.pgPrefix, "postgres-prefix", postgres.DefaultPrefix, "`prefix` of the table names on PostgreSQL (letters, digits and '_')")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -59,8 +63,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	c.mongoURI = getenv("MONGODB_URI")
 	c.redisURL = getenv("REDIS_URL")
-	if c.mongoURI != "" && c.redisURL != "" {
-		return c, fmt.Errorf("both MONGODB_URI and REDIS_URL are set: unset one to choose the store")
+	c.pgURL = getenv("DATABASE_URL")
+	var set []string
+	for _, v := range []struct{ name, value string }{{"MONGODB_URI", c.mongoURI}, {"REDIS_URL", c.redisURL}, {"DATABASE_URL", c.pgURL}} {
+		if v.value != "" {
+			set = append(set, v.name)
+		}
+	}
+	if len(set) > 1 {
+		return c, fmt.Errorf("%s are all set: unset all but one to choose the store", strings.Join(set, " and "))
 	}
 	return c, nil
 }

@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,25 +23,51 @@ import (
 // testKey signs the cookies of the handler tests.
 var testKey = []byte("koa-style-handler-tests-signing-key-0123456789")
 
-// countingStore passes every call to a real store and counts them.
+// countingStore passes every call to a real store and counts them. It
+// forwards the user index too, so that the app lists users' sessions.
 type countingStore struct {
 	session.Store
-	loads, creates, applies, deletes atomic.Int64
+	loads, creates, applies, deletes, userCalls atomic.Int64
+
+	mu       sync.Mutex
+	loadKeys [][]string // the keys of each Load since the last reset
+
+	// latency, if set, is waited before each Load and Apply: a database's
+	// round trip, which widens the window a read-then-act race needs.
+	latency atomic.Int64 // nanoseconds
 }
 
-func (s *countingStore) Load(ctx context.Context, id string) (session.Doc, error) {
+func (s *countingStore) wait() {
+	if d := time.Duration(s.latency.Load()); d > 0 {
+		time.Sleep(d)
+	}
+}
+
+func (s *countingStore) Load(ctx context.Context, id string, keys []string) (session.Doc, error) {
 	s.loads.Add(1)
-	return s.Store.Load(ctx, id)
+	s.mu.Lock()
+	s.loadKeys = append(s.loadKeys, slices.Clone(keys))
+	s.mu.Unlock()
+	s.wait()
+	return s.Store.Load(ctx, id, keys)
 }
 
-func (s *countingStore) Create(ctx context.Context, m session.Meta, cmds []session.Command) (session.Doc, error) {
+// loaded returns the keys of each Load since the last reset.
+func (s *countingStore) loaded() [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.loadKeys)
+}
+
+func (s *countingStore) Create(ctx context.Context, m session.Meta, u session.Update) (session.Doc, error) {
 	s.creates.Add(1)
-	return s.Store.Create(ctx, m, cmds)
+	return s.Store.Create(ctx, m, u)
 }
 
-func (s *countingStore) Apply(ctx context.Context, id string, expires time.Time, cmds []session.Command) (session.Doc, error) {
+func (s *countingStore) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	s.applies.Add(1)
-	return s.Store.Apply(ctx, id, expires, cmds)
+	s.wait()
+	return s.Store.Apply(ctx, id, u)
 }
 
 func (s *countingStore) Delete(ctx context.Context, id string) error {
@@ -47,17 +75,34 @@ func (s *countingStore) Delete(ctx context.Context, id string) error {
 	return s.Store.Delete(ctx, id)
 }
 
+func (s *countingStore) UserSessions(ctx context.Context, userID string) ([]session.Meta, error) {
+	s.userCalls.Add(1)
+	return s.Store.(session.UserIndex).UserSessions(ctx, userID)
+}
+
+func (s *countingStore) DeleteUserSessions(ctx context.Context, userID string, keep ...string) (int, error) {
+	s.userCalls.Add(1)
+	return s.Store.(session.UserIndex).DeleteUserSessions(ctx, userID, keep...)
+}
+
 func (s *countingStore) reset() {
 	s.loads.Store(0)
 	s.creates.Store(0)
 	s.applies.Store(0)
 	s.deletes.Store(0)
+	s.userCalls.Store(0)
+	s.mu.Lock()
+	s.loadKeys = nil
+	s.mu.Unlock()
 }
 
 // roundTrips returns the calls since the last reset.
 func (s *countingStore) roundTrips() (loads, creates, applies, deletes int64) {
 	return s.loads.Load(), s.creates.Load(), s.applies.Load(), s.deletes.Load()
 }
+
+// plainStore hides everything of a store but session.Store.
+type plainStore struct{ session.Store }
 
 // testApp is the app on a memory store behind a real HTTP server.
 type testApp struct {
@@ -77,7 +122,11 @@ func newTestApp(t *testing.T) *testApp {
 func newTestAppOn(t *testing.T, store session.Store, mem *memory.Store) *testApp {
 	t.Helper()
 	cs := &countingStore{Store: store}
-	h, err := newHandler(cs, middleware.Options{Keys: [][]byte{testKey}, Logger: discardLogger()}, "memory (test)")
+	var wrapped session.Store = cs
+	if _, ok := store.(session.UserIndex); !ok {
+		wrapped = plainStore{cs} // hides the forwarding UserIndex methods
+	}
+	h, err := newHandler(wrapped, middleware.Options{Keys: [][]byte{testKey}, Logger: discardLogger()}, "memory (test)")
 	if err != nil {
 		t.Fatalf("newHandler: %v", err)
 	}
@@ -98,6 +147,7 @@ type visitor struct {
 	base   string
 	client *http.Client
 	page   string // the body of the last GET /
+	ua     string // the User-Agent it sends, if not empty
 }
 
 func (a *testApp) visitor(t *testing.T) *visitor {
@@ -115,6 +165,9 @@ func (a *testApp) visitor(t *testing.T) *visitor {
 // do sends req and returns the response with its body read.
 func (v *visitor) do(req *http.Request) (*http.Response, string) {
 	v.t.Helper()
+	if v.ua != "" {
+		req.Header.Set("User-Agent", v.ua)
+	}
 	res, err := v.client.Do(req)
 	if err != nil {
 		v.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)

@@ -7,7 +7,12 @@
 //
 //	go run . [-addr 127.0.0.1:8080] [-data DIR] [-keys K1,K2] [-max-age 720h]
 //
+// After a login, the home page lists the user's sessions (one per browser
+// that logged in as that user) and can log out all but the current one.
+//
 // The store is MongoDB when MONGODB_URI is set, Redis when REDIS_URL is,
+// PostgreSQL when DATABASE_URL is (a pgx connection string such as
+// postgres://user:password@host:5432/db; the tables are created at start),
 // and otherwise an embedded FerretDB (the MongoDB wire protocol on SQLite)
 // whose files live in DIR/ferretdb, so sessions survive restarts with no
 // setup. DIR defaults to atomicsession/koa-style in the user's cache

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -157,6 +159,7 @@ func TestRunOnMongoDBURI(t *testing.T) {
 	if ferret && !strings.Contains(app.log.String(), "the server is FerretDB: using one connection") {
 		t.Fatalf("the log does not say FerretDB was detected:\n%s", app.log)
 	}
+	checkStoreFeatures(t, app.url)
 }
 
 func TestRunOnRedisURL(t *testing.T) {
@@ -170,6 +173,79 @@ func TestRunOnRedisURL(t *testing.T) {
 	if !strings.Contains(app.log.String(), "session store: Redis") {
 		t.Fatalf("the log does not name the store:\n%s", app.log)
 	}
+	checkStoreFeatures(t, app.url)
+}
+
+func TestRunOnDatabaseURL(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	app := startRun(t, t.TempDir(), map[string]string{"DATABASE_URL": url}, "-postgres-prefix", pgPrefix(t))
+	client := newJarClient(t)
+	visit(t, client, app.url)
+	if got := visit(t, client, app.url); got != "2" {
+		t.Fatalf("visit count = %s, want 2", got)
+	}
+	if !strings.Contains(app.log.String(), "session store: PostgreSQL") {
+		t.Fatalf("the log does not name the store:\n%s", app.log)
+	}
+	checkStoreFeatures(t, app.url)
+}
+
+// pgPrefix returns a table prefix for the test that no other run uses.
+func pgPrefix(t *testing.T) string {
+	t.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return "koa_" + hex.EncodeToString(b[:]) + "_"
+}
+
+// checkStoreFeatures exercises, through the running app at base, what the
+// example relies on each store for: the cart's cap under concurrent posts
+// (PushLast), a flash message shown once (Take), and the user index (two
+// logins of one user listed, the other logged out).
+func checkStoreFeatures(t *testing.T, base string) {
+	t.Helper()
+	newVisitor := func(ua string) *visitor {
+		c := newJarClient(t)
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		return &visitor{t: t, base: strings.TrimSuffix(base, "/"), client: c, ua: ua}
+	}
+	v := newVisitor(firefoxWindows)
+	v.home()
+	const posts = maxCartItems + 6
+	raceCart(t, v, posts)
+	got, _ := v.apiSession()
+	if cart, _ := got["cart"].([]any); len(cart) != maxCartItems || got["cartCount"] != float64(posts) {
+		t.Fatalf("after %d concurrent cart posts: %d items, cartCount %v; want %d and %d", posts, len(cart), got["cartCount"], maxCartItems, posts)
+	}
+
+	v.submit("/message", url.Values{"message": {"hi"}})
+	v.home()
+	if got := v.text("flash"); got != "Message saved." {
+		t.Fatalf("#flash = %q, want Message saved.", got)
+	}
+	v.home()
+	if strings.Contains(v.page, `id="flash"`) {
+		t.Fatalf("the flash message is shown twice")
+	}
+
+	other := newVisitor(chromeLinux)
+	v.submit("/login", url.Values{"user": {"ada"}})
+	other.submit("/login", url.Values{"user": {"ada"}})
+	v.home()
+	if rows := v.sessions(); len(rows) != 2 || rows[0] != (listed{"Firefox on Windows", true}) || rows[1] != (listed{"Chrome on Linux", false}) {
+		t.Fatalf("two logins of ada list %+v", rows)
+	}
+	v.submit("/sessions/logout-others", url.Values{})
+	v.home()
+	if rows := v.sessions(); len(rows) != 1 || !rows[0].current {
+		t.Fatalf("after logging out the other session: %+v", rows)
+	}
+	other.home()
+	if got := other.text("account"); got != "Not logged in." || other.text("views") != "1" {
+		t.Fatalf("the logged-out browser shows #account %q, #views %q", got, other.text("views"))
+	}
 }
 
 func TestRunRefusesBadSettings(t *testing.T) {
@@ -181,7 +257,11 @@ func TestRunRefusesBadSettings(t *testing.T) {
 	}{
 		{"short key", map[string]string{"SESSION_KEYS": "too-short"}, nil, "at least 32"},
 		{"short second key", map[string]string{"SESSION_KEYS": strings.Repeat("k", 32) + ",short"}, nil, "signing key 2"},
-		{"two stores", map[string]string{"MONGODB_URI": "mongodb://127.0.0.1:1/", "REDIS_URL": "redis://127.0.0.1:1/0"}, nil, "unset one"},
+		{"two stores", map[string]string{"MONGODB_URI": "mongodb://127.0.0.1:1/", "REDIS_URL": "redis://127.0.0.1:1/0"}, nil, "unset all but one"},
+		{"three stores", map[string]string{"MONGODB_URI": "mongodb://127.0.0.1:1/", "REDIS_URL": "redis://127.0.0.1:1/0", "DATABASE_URL": "postgres://127.0.0.1:1/x"}, nil, "MONGODB_URI and REDIS_URL and DATABASE_URL"},
+		{"bad database url", map[string]string{"DATABASE_URL": "postgres://a b@/%"}, nil, "DATABASE_URL"},
+		{"unreachable database", map[string]string{"DATABASE_URL": "postgres://u@127.0.0.1:1/x?connect_timeout=2"}, nil, "postgres"},
+		{"bad postgres prefix", map[string]string{"DATABASE_URL": "postgres://u@127.0.0.1:1/x"}, []string{"-postgres-prefix", "a-b"}, "prefix"},
 		{"bad mongodb uri", map[string]string{"MONGODB_URI": "http://nope"}, nil, "MONGODB_URI"},
 		{"bad redis url", map[string]string{"REDIS_URL": "http://nope"}, nil, "REDIS_URL"},
 		{"bad max-age", nil, []string{"-max-age", "-1h"}, "max-age"},

@@ -19,37 +19,35 @@ var templates = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
 // page is what index.html shows.
 type page struct {
-	Views     any
+	Views     int64
+	Flash     string // a one-time message, shown once
 	Message   string
 	User      string
-	Cart      []any
-	CartCount any
+	Cart      []string
+	CartCount int64 // items added in all; the cart keeps the last maxCartItems
 	LastItem  string
-	CSRF      string // the token every form carries as _csrf
+	Sessions  []sessionRow // the logged-in user's sessions, this one first
+	CSRF      string       // the token every form carries as _csrf
 	Store     string
 	Limits    map[string]int
 }
 
-// newPage reads the session's local view for index.html.
-func newPage(sess *session.Session, store string) page {
-	v := sess.Values()
-	cart, _ := v["cart"].([]any)
-	return page{
-		Views:     v["views"],
-		Message:   str(v["message"]),
-		User:      str(v["user"]),
-		Cart:      cart,
-		CartCount: v["cartCount"],
-		LastItem:  str(v["lastItem"]),
-		CSRF:      sess.CreateCSRF(),
-		Store:     store,
-		Limits:    map[string]int{"message": maxMessageLen, "user": maxUserLen, "item": maxItemLen},
+// newPage reads the session's local view for index.html with the typed
+// getters: a key that is missing, or holds another type, reads as zero.
+func newPage(sess *session.Session, store, flash string) page {
+	p := page{
+		Flash:  flash,
+		CSRF:   sess.CreateCSRF(),
+		Store:  store,
+		Limits: map[string]int{"message": maxMessageLen, "user": maxUserLen, "item": maxItemLen, "cart": maxCartItems},
 	}
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
+	p.Views, _ = sess.GetInt("views")
+	p.Message, _ = sess.GetString("message")
+	p.User, _ = sess.GetString("user")
+	p.CartCount, _ = sess.GetInt("cartCount")
+	p.LastItem, _ = sess.GetString("lastItem")
+	p.Cart, _ = session.GetAs[[]string](sess, "cart") // nil if there is no cart
+	return p
 }
 
 // errorPage is what error.html shows.
@@ -73,8 +71,15 @@ func (a *app) render(w http.ResponseWriter, code int, name string, data any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// badRequest answers 400 with what was wrong with the form.
+// badRequest answers 400 with what was wrong with the form, or 413 if it
+// was too large.
 func (a *app) badRequest(w http.ResponseWriter, err error) {
+	if errors.Is(err, errTooLarge) {
+		a.render(w, http.StatusRequestEntityTooLarge, "error.html", errorPage{
+			Code: http.StatusRequestEntityTooLarge, Title: "That was too much", Detail: err.Error(),
+		})
+		return
+	}
 	a.render(w, http.StatusBadRequest, "error.html", errorPage{
 		Code: http.StatusBadRequest, Title: "That did not look right", Detail: err.Error(),
 	})

@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/atomicsession/atomicsession/devtools/ferretdb"
 	"github.com/atomicsession/atomicsession/mongo"
+	"github.com/atomicsession/atomicsession/postgres"
 	"github.com/atomicsession/atomicsession/redis"
 	"github.com/atomicsession/atomicsession/session"
 )
@@ -42,7 +44,8 @@ func (b *backend) close() error {
 }
 
 // openBackend picks the store: MongoDB if MONGODB_URI is set, Redis if
-// REDIS_URL is, else the embedded FerretDB in the data directory. It logs
+// REDIS_URL is, PostgreSQL if DATABASE_URL is, else the embedded FerretDB
+// in the data directory. It logs
 // which store it uses and where its data lives, and returns a short name
 // of the store for the page's footer.
 func openBackend(ctx context.Context, c config, log *slog.Logger) (*backend, string, error) {
@@ -55,6 +58,8 @@ func openBackend(ctx context.Context, c config, log *slog.Logger) (*backend, str
 		name, err = b.openMongo(ctx, c.mongoURI, c.mongoDB, log)
 	case c.redisURL != "":
 		name, err = b.openRedis(ctx, c.redisURL, c.prefix, log)
+	case c.pgURL != "":
+		name, err = b.openPostgres(ctx, c.pgURL, c.pgPrefix, log)
 	default:
 		name, err = b.openEmbedded(ctx, c, log)
 	}
@@ -73,7 +78,7 @@ func (b *backend) openEmbedded(ctx context.Context, c config, log *slog.Logger) 
 		return "", fmt.Errorf("embedded store: %w", err)
 	}
 	b.closer = append(b.closer, srv.Close)
-	log.Info("session store: embedded FerretDB "+ferretdb.Version+" (MongoDB wire protocol on SQLite); set MONGODB_URI or REDIS_URL to use a server",
+	log.Info("session store: embedded FerretDB "+ferretdb.Version+" (MongoDB wire protocol on SQLite); set MONGODB_URI, REDIS_URL or DATABASE_URL to use a server",
 		"data", srv.Dir(), "uri", srv.URI())
 	if _, err := b.openMongo(ctx, srv.URI(), c.mongoDB, log); err != nil {
 		return "", err
@@ -115,13 +120,13 @@ func (b *backend) openMongo(ctx context.Context, uri, db string, log *slog.Logge
 // the log. FerretDB 1.x applies update operators as read-modify-write
 // without a lock, so on FerretDB the pool is cut to one connection (unless
 // uri sets maxPoolSize), which keeps this process's updates atomic.
-func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*driver.Client, []string, error) {
+func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*mongodriver.Client, []string, error) {
 	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(connectTimeout)
 	if err := opts.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("MONGODB_URI: %w", err)
 	}
 	poolSet := opts.MaxPoolSize != nil // read before Connect, which fills in defaults
-	client, err := driver.Connect(opts)
+	client, err := mongodriver.Connect(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)
 	}
@@ -137,7 +142,7 @@ func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*driver.Cl
 		return nil, nil, fmt.Errorf("mongodb: reconnect: %w", err)
 	}
 	log.Info("the server is FerretDB: using one connection, as its update operators are not atomic across connections")
-	client, err = driver.Connect(opts.SetMaxPoolSize(1))
+	client, err = mongodriver.Connect(opts.SetMaxPoolSize(1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)
 	}
@@ -145,7 +150,7 @@ func connectMongo(ctx context.Context, uri string, log *slog.Logger) (*driver.Cl
 }
 
 // isFerretDB asks the server's buildInfo whether it is FerretDB.
-func isFerretDB(ctx context.Context, client *driver.Client) (bool, error) {
+func isFerretDB(ctx context.Context, client *mongodriver.Client) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	raw, err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Raw()
@@ -174,4 +179,32 @@ func (b *backend) openRedis(ctx context.Context, url, prefix string, log *slog.L
 	b.store = redis.NewStore(client, redis.WithPrefix(prefix))
 	log.Info("session store: Redis; sessions expire by key expiry", "addr", opts.Addr, "db", opts.DB, "prefix", prefix)
 	return fmt.Sprintf("Redis (%s, db %d)", opts.Addr, opts.DB), nil
+}
+
+// openPostgres connects a pool to the PostgreSQL of url (a pgx connection
+// string: postgres://user:password@host:5432/db?sslmode=...), creates or
+// migrates the store's tables (EnsureSchema, safe at every start) and opens
+// the store, with a background sweeper of expired sessions.
+func (b *backend) openPostgres(ctx context.Context, url, prefix string, log *slog.Logger) (string, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.WithoutCancel(ctx), cfg)
+	if err != nil {
+		return "", fmt.Errorf("postgres: %w", err)
+	}
+	b.closer = append(b.closer, func() error { pool.Close(); return nil })
+	store := postgres.NewStore(pool, postgres.WithTablePrefix(prefix), postgres.WithSweepInterval(sweepInterval), postgres.WithLogger(log))
+	b.closer = append(b.closer, store.Close)
+	sctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := store.EnsureSchema(sctx); err != nil {
+		return "", fmt.Errorf("postgres: %w", err)
+	}
+	b.store = store
+	cc := cfg.ConnConfig
+	log.Info("session store: PostgreSQL; tables are in place, a background sweeper deletes expired sessions",
+		"host", cc.Host, "port", cc.Port, "database", cc.Database, "prefix", prefix, "every", sweepInterval)
+	return fmt.Sprintf("PostgreSQL (%s, %ssessions)", cc.Database, prefix), nil
 }

@@ -1,0 +1,156 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// A command refused before it is queued (a bad value, past MaxCommands)
+// that nobody awaits is still reported by Flush, never dropped silently.
+func TestUnawaitedRefusedCommandIsReported(t *testing.T) {
+	ctx := context.Background()
+	s := stored(t, newStore(t))
+	s.Set("bad", make(chan int))
+	if err := s.Flush(ctx); !errors.Is(err, session.ErrInvalidValue) {
+		t.Fatalf("Flush = %v, want the refused command's ErrInvalidValue", err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("second Flush = %v: reported once", err)
+	}
+	small, _ := session.New(ctx, newStore(t), session.Options{MaxCommands: 2})
+	small.Set("a", 1)
+	small.Set("b", 2)
+	small.Set("c", 3)
+	if err := small.Flush(ctx); !errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("Flush past MaxCommands = %v, want ErrTooLarge", err)
+	}
+	// An awaited refusal is the caller's, not Flush's.
+	s.Set("bad", make(chan int)).Await(ctx)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("Flush after an awaited refusal = %v", err)
+	}
+}
+
+// An unawaited failing command is reported even when another future of its
+// batch was awaited.
+func TestUnawaitedFailureInAnAwaitedBatchIsReported(t *testing.T) {
+	ctx := context.Background()
+	s := stored(t, newStore(t))
+	if _, err := s.Set("s", "text").Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Inc("s", 1) // fails; nobody awaits it
+	if _, err := s.Set("a", 1).Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); !errors.Is(err, session.ErrTypeMismatch) {
+		t.Fatalf("Flush = %v, want the unawaited Inc's ErrTypeMismatch", err)
+	}
+}
+
+// Many failing commands in one batch cost a bounded number of store calls.
+func TestManyFailingCommandsCostBoundedCalls(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s := stored(t, st)
+	var setup []string
+	for i := range 200 {
+		setup = append(setup, fmt.Sprintf("w%d", i))
+		s.Set(setup[i], "text")
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.reset()
+	ok := s.Set("fine", 1)
+	for _, k := range setup {
+		s.Inc(k, 1)
+	}
+	s.Flush(ctx) //nolint:errcheck // failures expected
+	calls, _ := st.reset()
+	if len(calls) > 20 {
+		t.Fatalf("200 failing commands took %d store calls, want at most about 17", len(calls))
+	}
+	if _, err := ok.Await(ctx); err != nil && !errors.Is(err, session.ErrTooLarge) {
+		t.Fatalf("the good command = %v", err)
+	}
+}
+
+// A CSRF token made after a queued Login, Regenerate or Destroy belongs to
+// the session the response's cookie carries.
+func TestCSRFAfterAQueuedReplace(t *testing.T) {
+	for _, name := range []string{"Login", "Regenerate", "Destroy"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := newStore(t)
+			s := stored(t, st)
+			switch name {
+			case "Login":
+				s.Login("ann")
+			case "Regenerate":
+				s.Regenerate()
+			case "Destroy":
+				s.Destroy()
+			}
+			tok := s.CreateCSRF()
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			action, cookieToken := s.Cookie()
+			if action != session.CookieSet {
+				t.Fatalf("cookie action %v, want CookieSet: the token needs a session", action)
+			}
+			next, err := session.Open(ctx, st, cookieToken, session.Options{MaxAge: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := next.AssertCSRF(tok); err != nil {
+				t.Fatalf("the next request refuses the token: %v", err)
+			}
+		})
+	}
+}
+
+// Taking a dotted path leaves the rest of its top-level key in the view.
+func TestTakeDottedKeepsTheRestOfTheKey(t *testing.T) {
+	ctx := context.Background()
+	s := stored(t, newStore(t))
+	if _, err := s.Set("flash", map[string]any{"msg": "hi", "kind": "info"}).Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Take("flash.msg").Await(ctx)
+	if err != nil || v != "hi" {
+		t.Fatalf("Take = %v, %v", v, err)
+	}
+	if k, _ := s.GetString("flash.kind"); k != "info" {
+		t.Fatalf("flash.kind = %q after taking flash.msg, want info", k)
+	}
+	if _, ok := s.Get("flash.msg"); ok {
+		t.Fatal("flash.msg still in the view")
+	}
+}
+
+// A session found gone has its cookie cleared.
+func TestGoneSessionClearsTheCookie(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s := stored(t, st)
+	if err := st.Store.Delete(ctx, s.ID()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := session.Open(ctx, st, s.Token(), session.Options{MaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := again.Cookie(); a != session.CookieClear {
+		t.Fatalf("cookie action %v for a session found gone, want CookieClear", a)
+	}
+}
