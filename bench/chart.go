@@ -112,7 +112,7 @@ func chartPanels(res results, cfg config) []panel {
 	}
 	largest := cfg.Sizes[len(cfg.Sizes)-1]
 	sent := panel{Title: fmt.Sprintf("Bytes sent to the store for a one-key write on a %s session", sizeName(largest))}
-	recv := panel{Title: "Bytes received from the store for the same write: the load, and the document each update returns"}
+	recv := panel{Title: "Bytes received from the store for the same write"}
 	untouched := panel{Title: "Store round trips for a request that does not touch its session"}
 	for _, r := range res.Trips {
 		if r.Err != nil || r.Backend == cookieOnly {

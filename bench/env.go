@@ -238,7 +238,7 @@ func writeOutputs(dir string, env environment, h *harness) error {
 	subtitle := fmt.Sprintf("%d CPUs, %s · %s · %s · FerretDB %s · Redis %s · PostgreSQL %s · mode %s",
 		env.CPUs, env.Memory, runtime.Version(), strings.Join(env.Deps[:min(2, len(env.Deps))], ", "), ferretdb.Version, orNone(env.Redis), orNone(shortVersion(env.PG)), env.Mode)
 	if err := writeFile(svgPath(dir), func(w io.Writer) error {
-		return writeSVG(w, "atomicsession vs SCS vs gorilla/sessions", subtitle, chartPanels(h.res, h.cfg))
+		return writeSVG(w, "atomicsession vs SCS vs gorilla/sessions vs the raw store", subtitle, chartPanels(h.res, h.cfg))
 	}); err != nil {
 		return err
 	}
