@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -31,6 +35,8 @@ import (
 //	/write?v=      sets n = v (without reading a value)
 //	/read4?v=      reads user, then four commands: a = v, b = v, c += 1, d = "x"
 //	/rw?v=         reads user and sets seen = v
+//	/rwbig?v=      reads blob (the session's large key) and sets seen = v;
+//	               answers the blob's length
 const (
 	routeFill      = "/fill"
 	routeInc       = "/inc"
@@ -41,6 +47,7 @@ const (
 	routeWrite     = "/write"
 	routeRead4     = "/read4"
 	routeRW        = "/rw"
+	routeRWBig     = "/rwbig"
 )
 
 // sessionLifetime is the session lifetime of every library: 24 hours.
@@ -66,22 +73,46 @@ var (
 const (
 	scsCookie     = "session"
 	gorillaCookie = "gsession"
+	rawCookie     = "rawsid"
 )
 
 const (
-	libAtomic  = "atomicsession"
-	libSCS     = "SCS v2.9.0"
-	libGorilla = "gorilla v1.4.0"
+	libAtomic = "atomicsession"
+	// libAtomicFast is atomicsession on its fast path (Attach + Fetch).
+	libAtomicFast = "atomicsession, Attach"
+	libSCS        = "SCS v2.9.0"
+	libGorilla    = "gorilla v1.4.0"
+	libRaw        = "raw store"
 )
 
 var (
 	atomicLib  = library{Name: libAtomic, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicApp}
+	atomicFast = library{Name: libAtomicFast, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicFastApp}
 	scsLib     = library{Name: libSCS, Cookie: scsCookie, NeedsStore: true, newApp: scsApp}
 	gorillaLib = library{Name: libGorilla, Cookie: gorillaCookie, newApp: gorillaApp}
+	rawLib     = library{Name: libRaw, Cookie: rawCookie, NeedsStore: true, newApp: rawApp}
 )
 
-// blob returns the filler value of a session of about n bytes.
-func blob(n int) string { return strings.Repeat("x", n) }
+// blobs caches blob's values by size.
+var blobs sync.Map
+
+// blob returns the filler value of a session of about n bytes: letters
+// and digits from a fixed pseudo-random sequence, so that no store's
+// compression (PostgreSQL's TOAST, for one) turns it into a few bytes, as
+// it would a run of one letter.
+func blob(n int) string {
+	if v, ok := blobs.Load(n); ok {
+		return v.(string)
+	}
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	rng := rand.New(rand.NewPCG(uint64(n), 0x5eed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	v, _ := blobs.LoadOrStore(n, string(b))
+	return v.(string)
+}
 
 func queryInt(r *http.Request, name string) int {
 	v, _ := strconv.Atoi(r.URL.Query().Get(name))
@@ -99,11 +130,31 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // --- atomicsession: our middleware over our stores ---
 
-// atomicFn is a route of the atomicsession app: it gets the loaded
-// session and returns the response body.
-type atomicFn func(ctx context.Context, s *session.Session, r *http.Request) (any, error)
+// atomicFn is a route of the atomicsession app: it queues its commands,
+// calls ready before it awaits them or reads the session, and returns the
+// response body. ready waits for the keys the route reads: a no-op when
+// they were loaded before fn (Session(r, keys...)), or the Fetch that
+// joins fn's commands on the fast path (Attach).
+type atomicFn func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error)
 
-func atomicApp(c *storeConn) (http.Handler, error) {
+// atomicApp is atomicsession as the README teaches it first: the handler
+// loads the keys it reads (middleware.Session(r, keys...)), then writes.
+func atomicApp(c *storeConn) (http.Handler, error) { return newAtomicApp(c, false) }
+
+// atomicFastApp is atomicsession's fast path: the handler attaches the
+// session without loading it (middleware.Attach) and queues a Fetch of
+// the keys it reads with its commands: one round trip for read + write.
+func atomicFastApp(c *storeConn) (http.Handler, error) {
+	if !hasAttach {
+		return nil, notRun{errors.New("this build of the library has no middleware.Attach")}
+	}
+	return newAtomicApp(c, true)
+}
+
+func newAtomicApp(c *storeConn, fast bool) (http.Handler, error) {
+	if c.atomic == nil {
+		return nil, c.atomicErr
+	}
 	m, err := middleware.New(c.atomic, middleware.Options{
 		Keys:   [][]byte{signingKey},
 		Secure: middleware.SecureNever,
@@ -113,57 +164,97 @@ func atomicApp(c *storeConn) (http.Handler, error) {
 		return nil, fmt.Errorf("atomicsession middleware: %w", err)
 	}
 	mux := http.NewServeMux()
+	// route serves path: without fast it loads loadKeys first; with fast
+	// it attaches and fetches readKeys (nothing when there are none)
+	// together with fn's commands.
+	route := func(path string, loadKeys, readKeys []string, fn atomicFn) {
+		mux.HandleFunc(path, atomicRoute(fast, loadKeys, readKeys, fn))
+	}
 	mux.HandleFunc(routeUntouched, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
-	mux.HandleFunc(routeFill, atomicRoute(func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	route(routeFill, []string{"user"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		fs := []*future.Future[session.Doc]{s.Set("user", "alice"), s.Set("n", 0)}
 		if n := queryInt(r, "bytes"); n > 0 {
 			fs = append(fs, s.Set("blob", blob(n)))
 		}
 		_, err := future.All(fs...).Await(ctx)
 		return "ok", err
-	}))
-	mux.HandleFunc(routeInc, atomicRoute(func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	})
+	route(routeInc, []string{"n"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		_, err := s.Inc("n", 1).Await(ctx)
 		return "ok", err
-	}))
-	mux.HandleFunc(routeSetKey, atomicRoute(func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	})
+	route(routeSetKey, []string{"user"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		_, err := s.Set(r.URL.Query().Get("k"), queryInt(r, "v")).Await(ctx)
 		return "ok", err
-	}))
-	mux.HandleFunc(routeValues, atomicRoute(func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	})
+	// /values and /read only read: both ways load what they read.
+	mux.HandleFunc(routeValues, atomicRoute(false, nil, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		return map[string]any(s.Values()), nil
 	}))
-	mux.HandleFunc(routeRead, atomicRoute(func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	mux.HandleFunc(routeRead, atomicRoute(false, []string{"user"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		user, _ := s.Get("user")
 		return user, nil
 	}))
-	mux.HandleFunc(routeWrite, atomicRoute(func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+	route(routeWrite, []string{"n"}, nil, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		_, err := s.Set("n", queryInt(r, "v")).Await(ctx)
 		return "ok", err
-	}))
-	mux.HandleFunc(routeRead4, atomicRoute(func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
-		user, _ := s.Get("user")
+	})
+	route(routeRead4, []string{"user"}, []string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
 		v := queryInt(r, "v")
 		// Queued together, sent together: one atomic update.
-		_, err := future.All(s.Set("a", v), s.Set("b", v), s.Inc("c", 1), s.Set("d", "x")).Await(ctx)
-		return user, err
-	}))
-	mux.HandleFunc(routeRW, atomicRoute(func(ctx context.Context, s *session.Session, r *http.Request) (any, error) {
+		all := future.All(s.Set("a", v), s.Set("b", v), s.Inc("c", 1), s.Set("d", "x"))
+		if err := ready(ctx); err != nil {
+			return nil, err
+		}
+		_, err := all.Await(ctx)
 		user, _ := s.Get("user")
-		_, err := s.Set("seen", queryInt(r, "v")).Await(ctx)
 		return user, err
-	}))
+	})
+	route(routeRW, []string{"user"}, []string{"user"}, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
+		set := s.Set("seen", queryInt(r, "v"))
+		if err := ready(ctx); err != nil {
+			return nil, err
+		}
+		_, err := set.Await(ctx)
+		user, _ := s.Get("user")
+		return user, err
+	})
+	route(routeRWBig, []string{"blob"}, []string{"blob"}, func(ctx context.Context, s *session.Session, r *http.Request, ready func(context.Context) error) (any, error) {
+		set := s.Set("seen", queryInt(r, "v"))
+		if err := ready(ctx); err != nil {
+			return nil, err
+		}
+		_, err := set.Await(ctx)
+		v, _ := s.Get("blob")
+		b, _ := v.(string)
+		return len(b), err
+	})
 	return m.Handler(mux), nil
 }
 
-func atomicRoute(fn atomicFn) http.HandlerFunc {
+// atomicRoute runs fn on the request's session. Without fast, the session
+// is loaded with loadKeys only (all keys when loadKeys is nil) where the
+// library has partial loads, and ready is a no-op. With fast, the session
+// is attached without a load, a Fetch of readKeys (if any) is queued
+// before fn's commands, and ready awaits it.
+func atomicRoute(fast bool, loadKeys, readKeys []string, fn atomicFn) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, err := middleware.Session(r).Await(r.Context())
+		var s *session.Session
+		var err error
+		ready := func(context.Context) error { return nil }
+		if fast {
+			s, err = attachSession(r)
+			if err == nil && len(readKeys) > 0 {
+				ready = fetchKeys(s, readKeys)
+			}
+		} else {
+			s, err = loadSession(r, loadKeys...).Await(r.Context())
+		}
 		if err != nil {
 			fail(w, err)
 			return
 		}
-		out, err := fn(r.Context(), s, r)
+		out, err := fn(r.Context(), s, r, ready)
 		if err != nil {
 			fail(w, err)
 			return
@@ -236,6 +327,11 @@ func scsApp(c *storeConn) (http.Handler, error) {
 		sm.Put(ctx, "seen", queryInt(r, "v"))
 		return user
 	})
+	route(routeRWBig, func(ctx context.Context, sm *scs.SessionManager, r *http.Request) any {
+		b := sm.GetString(ctx, "blob")
+		sm.Put(ctx, "seen", queryInt(r, "v"))
+		return len(b)
+	})
 	return sm.LoadAndSave(mux), nil
 }
 
@@ -306,5 +402,77 @@ func gorillaApp(*storeConn) (http.Handler, error) {
 		s.Values["seen"] = queryInt(r, "v")
 		return s.Values["user"]
 	})
+	route(routeRWBig, true, func(s *sessions.Session, r *http.Request) any {
+		b, _ := s.Values["blob"].(string)
+		s.Values["seen"] = queryInt(r, "v")
+		return len(b)
+	})
 	return mux, nil
 }
+
+// --- the raw store: no session library, the least store work per request ---
+
+// rawApp serves the read + write routes (and /fill, /values) straight on
+// the raw store: the session id is the cookie's value, unsigned, and a
+// read + write is one ReadWrite, one round trip.
+func rawApp(c *storeConn) (http.Handler, error) {
+	if c == nil || c.raw == nil {
+		return nil, notRun{errors.New("no raw store for this backend")}
+	}
+	st := c.raw
+	mux := http.NewServeMux()
+	mux.HandleFunc(routeUntouched, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	mux.HandleFunc(routeFill, func(w http.ResponseWriter, r *http.Request) {
+		var b [16]byte
+		_, _ = crand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		if err := st.Create(r.Context(), id, queryInt(r, "bytes")); err != nil {
+			fail(w, err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: rawCookie, Value: id, Path: "/", MaxAge: int(sessionLifetime / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		writeJSON(w, "ok")
+	})
+	rw := func(key string, answer func(v any) any) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			ck, err := r.Cookie(rawCookie)
+			if err != nil {
+				http.Error(w, "no session", http.StatusBadRequest)
+				return
+			}
+			v, found, err := st.ReadWrite(r.Context(), ck.Value, key)
+			if err != nil {
+				fail(w, err)
+				return
+			}
+			if !found {
+				http.Error(w, "session not found", http.StatusNotFound)
+				return
+			}
+			writeJSON(w, answer(v))
+		}
+	}
+	mux.HandleFunc(routeRW, rw("user", func(v any) any { return v }))
+	mux.HandleFunc(routeRWBig, rw("blob", func(v any) any { s, _ := v.(string); return len(s) }))
+	mux.HandleFunc(routeValues, func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(rawCookie)
+		if err != nil {
+			http.Error(w, "no session", http.StatusBadRequest)
+			return
+		}
+		vals, err := st.Values(r.Context(), ck.Value)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		writeJSON(w, vals)
+	})
+	return mux, nil
+}
+
+// notRun is the error of a row that this build or backend cannot run:
+// tables say "not run" instead of "failed".
+type notRun struct{ err error }
+
+func (e notRun) Error() string { return e.err.Error() }
+func (e notRun) Unwrap() error { return e.err }

@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
+	scsredisstore "github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
+	redigo "github.com/gomodule/redigo/redis"
+	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -34,13 +40,20 @@ type backend struct {
 	connect func(ctx context.Context, ns string) (*storeConn, error)
 }
 
-// storeConn is one client of a backend and the stores of both store-backed
-// libraries over it; a scenario uses one of them.
+// storeConn is one client of a backend and the stores of the store-backed
+// libraries and the raw store over it; a scenario uses one of them.
 type storeConn struct {
 	traffic *traffic // nil when the backend is process memory
 	atomic  session.Store
-	scs     scs.Store
-	close   func() error
+	// atomicErr says why atomic is nil: the library has no store for
+	// this backend in this build.
+	atomicErr error
+	scs       scs.Store
+	raw       rawStore // nil for process memory
+	// wal returns the server's WAL insert position in bytes (PostgreSQL
+	// only; nil elsewhere).
+	wal   func(ctx context.Context) (int64, error)
+	close func() error
 }
 
 // Close disconnects the client.
@@ -93,6 +106,7 @@ func connectMongo(ctx context.Context, uri, ns string) (*storeConn, error) {
 		traffic: t,
 		atomic:  mongostore.NewStore(db.Collection(ns + "_atomicsession")),
 		scs:     &scsMongoStore{coll: db.Collection(ns + "_scs")},
+		raw:     &rawMongo{coll: db.Collection(ns + "_raw")},
 		close:   func() error { return client.Disconnect(context.Background()) },
 	}, nil
 }
@@ -105,6 +119,9 @@ func redisBackend(addr, name string) backend {
 	}}
 }
 
+// connectRedis returns a go-redis client for atomicsession and the raw
+// store, counted by a go-redis hook, and a redigo pool for SCS's own
+// redisstore, counted on its connections; both on prefix.
 func connectRedis(ctx context.Context, addr, prefix string) (*storeConn, error) {
 	t := &traffic{}
 	client := goredis.NewClient(&goredis.Options{Addr: addr, ContextTimeoutEnabled: true})
@@ -113,12 +130,90 @@ func connectRedis(ctx context.Context, addr, prefix string) (*storeConn, error) 
 		_ = client.Close()
 		return nil, fmt.Errorf("ping redis at %s: %w", addr, err)
 	}
+	dial := wireDialer(t)
+	pool := &redigo.Pool{
+		// As many idle connections as go-redis keeps, so that neither
+		// library dials per request.
+		MaxIdle: 10 * runtime.GOMAXPROCS(0),
+		Dial: func() (redigo.Conn, error) {
+			c, err := redigo.Dial("tcp", addr, redigo.DialNetDial(func(network, addr string) (net.Conn, error) {
+				return dial(context.Background(), network, addr)
+			}))
+			if err != nil {
+				return nil, err
+			}
+			return redigoConn{Conn: c, t: t}, nil
+		},
+	}
 	return &storeConn{
 		traffic: t,
 		atomic:  redisstore.NewStore(client, redisstore.WithPrefix(prefix+"atomicsession:")),
-		scs:     &scsRedisStore{client: client, prefix: prefix + "scs:"},
-		close:   client.Close,
+		scs:     scsredisstore.NewWithPrefix(pool, prefix+"scs:"),
+		raw:     &rawRedis{client: client, prefix: prefix + "raw:"},
+		close:   func() error { return errors.Join(client.Close(), pool.Close()) },
 	}, nil
+}
+
+// pgBackend returns the backend of the PostgreSQL server at url. Every
+// connect gives a pgxpool with its default size, its tables in a schema of
+// the namespace; admin is a pool of its own for set-up and WAL positions,
+// not counted.
+func pgBackend(admin *pgxpool.Pool, url, name string) backend {
+	return backend{Name: name, Key: "postgres", connect: func(ctx context.Context, ns string) (*storeConn, error) {
+		return connectPG(ctx, admin, url, ns)
+	}}
+}
+
+// scsPGSchema is the table SCS's pgxstore README asks for.
+const scsPGSchema = `CREATE TABLE IF NOT EXISTS sessions (
+	token TEXT PRIMARY KEY,
+	data BYTEA NOT NULL,
+	expiry TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry)`
+
+func connectPG(ctx context.Context, admin *pgxpool.Pool, url, ns string) (*storeConn, error) {
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ns); err != nil {
+		return nil, fmt.Errorf("postgres: create schema %s: %w", ns, err)
+	}
+	t := &traffic{}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = ns
+	cfg.ConnConfig.DialFunc = wireDialer(t)
+	cfg.ConnConfig.Tracer = pgTracer{t}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	for _, ddl := range []string{scsPGSchema, rawPGSchema} {
+		if _, err := pool.Exec(ctx, ddl); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: schema: %w", err)
+		}
+	}
+	atomic, atomicErr := newAtomicPG(ctx, pool, ns)
+	return &storeConn{
+		traffic:   t,
+		atomic:    atomic,
+		atomicErr: atomicErr,
+		scs:       pgxstore.NewWithCleanupInterval(pool, 0),
+		raw:       &rawPG{pool: pool},
+		wal:       func(ctx context.Context) (int64, error) { return walPosition(ctx, admin) },
+		close:     func() error { pool.Close(); return nil },
+	}, nil
+}
+
+// walPosition returns the server's current WAL insert position in bytes.
+func walPosition(ctx context.Context, admin *pgxpool.Pool) (int64, error) {
+	var n int64
+	err := admin.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint").Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: WAL position: %w", err)
+	}
+	return n, nil
 }
 
 // memoryBackend returns a backend in process memory: every connect gives

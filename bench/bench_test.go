@@ -50,14 +50,25 @@ func memoryPair(t *testing.T) [2]*storeConn {
 // accounting must find 1600 acknowledged and 1600 kept.
 func TestAtomicKeepsEveryIncrement(t *testing.T) {
 	cfg := lostConfig{Clients: 32, PerClient: 50, Timeout: time.Minute}
-	r := runLost(context.Background(), lostIncrements, atomicLib, memoryPair(t), cfg)
-	if r.Err != nil {
-		t.Fatal(r.Err)
+	for _, lib := range atomicLibs() {
+		r := runLost(context.Background(), lostIncrements, lib, memoryPair(t), cfg)
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		if r.Requests != 1600 || r.OK != 1600 || r.Expected != 1600 || r.Kept != 1600 || r.Lost() != 0 {
+			t.Fatalf("%s: got requests %d, ok %d, expected %d, kept %d, lost %d; want 1600 of each and 0 lost (first error: %s)",
+				lib.Name, r.Requests, r.OK, r.Expected, r.Kept, r.Lost(), r.FirstErr)
+		}
 	}
-	if r.Requests != 1600 || r.OK != 1600 || r.Expected != 1600 || r.Kept != 1600 || r.Lost() != 0 {
-		t.Fatalf("got requests %d, ok %d, expected %d, kept %d, lost %d; want 1600 of each and 0 lost (first error: %s)",
-			r.Requests, r.OK, r.Expected, r.Kept, r.Lost(), r.FirstErr)
+}
+
+// atomicLibs are atomicsession's rows this build can run: the plain one,
+// and the fast path where the library has it.
+func atomicLibs() []library {
+	if hasAttach {
+		return []library{atomicLib, atomicFast}
 	}
+	return []library{atomicLib}
 }
 
 // TestAtomicKeepsEveryOwnKey runs the own-keys scenario for atomicsession
@@ -128,7 +139,7 @@ func TestRedisRoundTrips(t *testing.T) {
 	b := redisBackend(rs.Addr, "Redis")
 	ctx := context.Background()
 	trips := map[string]map[string]tripResult{}
-	for _, lib := range storeLibs {
+	for _, lib := range append(atomicLibs(), scsLib) {
 		conn, err := b.connect(ctx, newNamespace())
 		if err != nil {
 			t.Fatal(err)
@@ -146,8 +157,13 @@ func TestRedisRoundTrips(t *testing.T) {
 		}
 	}
 	want := map[string]map[string]float64{
-		libAtomic: {"untouched, with cookie": 0, "read-only": 1, "one write": 2, "read + 4 commands": 2},
-		libSCS:    {"untouched, with cookie": 1, "read-only": 1, "one write": 2, "read + 4 commands": 2},
+		libAtomic: {"untouched, with cookie": 0, "read-only": 1, "one write": 2, "read + 4 commands": 2, tripRW: 2},
+		libSCS:    {"untouched, with cookie": 1, "read-only": 1, "one write": 2, "read + 4 commands": 2, tripRW: 2},
+	}
+	if hasAttach {
+		// The fast path: a write needs no load, and a Fetch joins the
+		// commands' batch.
+		want[libAtomicFast] = map[string]float64{"untouched, with cookie": 0, "read-only": 1, "one write": 1, "read + 4 commands": 1, tripRW: 1, tripRWBig: 1}
 	}
 	for lib, reqs := range want {
 		for req, n := range reqs {
@@ -191,8 +207,11 @@ func TestOutputs(t *testing.T) {
 			{Kind: lostIncrements, Library: libSCS, Backend: "Redis", Err: errors.New("boom")},
 		},
 		Tput: []tputResult{
-			{Library: libSCS, Backend: "Redis", Size: 1024, Requests: 1000, Window: time.Second, P50: time.Millisecond, P99: 4 * time.Millisecond},
-			{Library: libAtomic, Backend: "Redis", Size: 1024, Requests: 1500, Window: time.Second, P50: time.Millisecond, P99: 2 * time.Millisecond},
+			{Scenario: "a", Library: libSCS, Backend: "Redis", Size: 1024, Requests: 1000, Window: time.Second, P50: time.Millisecond, P99: 4 * time.Millisecond},
+			{Scenario: "a", Library: libAtomic, Backend: "Redis", Size: 1024, Requests: 1500, Window: time.Second, P50: time.Millisecond, P99: 2 * time.Millisecond},
+			{Scenario: "a", Library: libRaw, Backend: "Redis", Size: 1024, Requests: 3000, Window: time.Second, P50: time.Millisecond, P99: 2 * time.Millisecond},
+			{Scenario: "b", Library: libSCS, Backend: "PostgreSQL", Size: 64 << 10, Requests: 100, Window: time.Second, HasWAL: true, WAL: 70000},
+			{Scenario: "b", Library: libAtomic, Backend: "PostgreSQL", Size: 64 << 10, Requests: 100, Window: time.Second, HasWAL: true, WAL: 700},
 		},
 		Trips: []tripResult{
 			{Library: libAtomic, Backend: "Redis", Size: 64 << 10, Request: "one write", Traffic: trafficAvg{Trips: 2, Cmds: 2, Sent: 360}},
@@ -203,6 +222,9 @@ func TestOutputs(t *testing.T) {
 	var svg bytes.Buffer
 	if err := writeSVG(&svg, "title <&>", "sub", chartPanels(res, cfg)); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(svg.String(), "(b) PostgreSQL WAL bytes per request") || !strings.Contains(svg.String(), "raw store (limit)") {
+		t.Errorf("chart lacks the WAL panel or the raw limit:\n%s", svg.String())
 	}
 	dec := xml.NewDecoder(&svg)
 	for {
@@ -215,13 +237,26 @@ func TestOutputs(t *testing.T) {
 		}
 	}
 	var text bytes.Buffer
-	for _, tb := range []*table{lostTable(res.Lost, cfg.Lost), tputTable(res.Tput, cfg), tripsTable(res.Trips), futuresTable(res.Futures, cfg)} {
+	for _, tb := range append(tputTables(res.Tput, cfg), lostTable(res.Lost, cfg.Lost), tripsTable(res.Trips), futuresTable(res.Futures, cfg)) {
 		tb.writeText(&text)
 		tb.writeMarkdown(&text)
 	}
-	for _, want := range []string{"90.0%", "×1.50", "×0.50", "×0.01", "failed: boom", "×0.01 "} {
+	for _, want := range []string{"90.0%", "×1.50", "×0.50", "×0.01", "failed: boom", "×0.01 ", "70,000", "×0.50 "} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("tables lack %q:\n%s", want, text.String())
+		}
+	}
+	var targets bytes.Buffer
+	targetsTable(res).writeMarkdown(&targets)
+	for _, want := range []string{
+		"| (a) 1 KB read + write: req/s ≥ ×1.5 SCS | Redis | ×1.50 | yes |",
+		"| (a) 1 KB read + write: req/s ≥ ×0.8 the raw store | Redis | ×0.50 | no |",
+		"| (b) WAL bytes per request ≤ 1/10 of pgxstore's | PostgreSQL | ×0.01 | yes |",
+		"| (b) 64 KB, small read + write: req/s ≥ ×5 SCS | PostgreSQL | ×1.00 | no |",
+		"| (d) lost updates, increments: 0 | Redis | 0 of 640 | yes |",
+	} {
+		if !strings.Contains(targets.String(), want) {
+			t.Errorf("targets lack %q:\n%s", want, targets.String())
 		}
 	}
 }
@@ -234,7 +269,13 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.Quick || !o.Only["trips"] || !o.Only["futures"] || o.Only["lost"] {
+	if !o.Quick || !o.Only["trips"] || !o.Only["futures"] || o.Only["lost"] || o.Soak != 0 {
 		t.Errorf("got %+v", o)
+	}
+	if o, err := parseFlags([]string{"-soak", "60s"}, io.Discard); err != nil || o.Soak != time.Minute {
+		t.Errorf("-soak 60s: got %v, %v; want 1m0s", o.Soak, err)
+	}
+	if _, err := parseFlags([]string{"-soak", "-1s"}, io.Discard); err == nil {
+		t.Error("-soak -1s: no error")
 	}
 }

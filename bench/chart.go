@@ -35,9 +35,13 @@ const (
 func libColor(lib string) string {
 	switch lib {
 	case libAtomic:
-		return "#2563eb"
+		return "#60a5fa"
+	case libAtomicFast:
+		return "#1d4ed8"
 	case libSCS:
 		return "#f59e0b"
+	case libRaw:
+		return "#16a34a"
 	}
 	return "#6b7280"
 }
@@ -103,56 +107,67 @@ func chartPanels(res results, cfg config) []panel {
 	}
 	out = append(out, kept)
 	out = append(out, tputPanels(res.Tput, cfg)...)
+	if p, ok := walPanel(res.Tput); ok {
+		out = append(out, p)
+	}
 	largest := cfg.Sizes[len(cfg.Sizes)-1]
 	sent := panel{Title: fmt.Sprintf("Bytes sent to the store for a one-key write on a %s session", sizeName(largest))}
-	recv := panel{Title: "Bytes received from the store for the same write: the load, and the document each update returns"}
+	recv := panel{Title: "Bytes received from the store for the same write"}
 	untouched := panel{Title: "Store round trips for a request that does not touch its session"}
 	for _, r := range res.Trips {
 		if r.Err != nil || r.Backend == cookieOnly {
 			continue
 		}
-		if r.Request == "one write" && r.Size == largest {
+		if r.Request == tripWrite && r.Size == largest && r.Library != libRaw {
 			sent.Bars = append(sent.Bars, bar{r.Library + " · " + r.Backend, r.Traffic.Sent, count(int64(r.Traffic.Sent+0.5)) + " bytes", libColor(r.Library)})
 			recv.Bars = append(recv.Bars, bar{r.Library + " · " + r.Backend, r.Traffic.Recv, count(int64(r.Traffic.Recv+0.5)) + " bytes", libColor(r.Library)})
 		}
-		if r.Request == "untouched, with cookie" && r.Size == cfg.Sizes[0] {
+		if r.Request == tripUntouched && r.Size == cfg.Sizes[0] && r.Library != libRaw {
 			untouched.Bars = append(untouched.Bars, bar{r.Library + " · " + r.Backend, r.Traffic.Trips, plural(r.Traffic.Trips, "round trip"), libColor(r.Library)})
 		}
 	}
 	return append(out, sent, recv, untouched)
 }
 
-// tputPanels gives one throughput panel per store, in the order the rows
-// ran; the cookie-only rows join the first as a baseline without a store.
+// tputPanels gives one throughput panel per scenario, its bars in the
+// order the rows ran: per store SCS, atomicsession and the raw store (the
+// limit), then the cookie-only rows.
 func tputPanels(rs []tputResult, cfg config) []panel {
 	var out []panel
-	index := map[string]int{}
-	var cookie []bar
-	for _, r := range rs {
-		if r.Err != nil {
-			continue
+	for _, sc := range tputScenarios {
+		p := panel{Title: fmt.Sprintf("(%s) Requests/s, %s, %d clients (green: the raw store, the limit)", sc.Key, sc.Title, cfg.Tput.Clients)}
+		for _, r := range rs {
+			if r.Err != nil || r.Scenario != sc.Key {
+				continue
+			}
+			label := r.Library + " · " + r.Backend
+			if r.Library == libRaw {
+				label = "raw store (limit) · " + r.Backend
+			}
+			p.Bars = append(p.Bars, bar{label, r.RPS(), fmt.Sprintf("%s req/s, p99 %s", count(int64(r.RPS()+0.5)), ms(r.P99)), libColor(r.Library)})
 		}
-		b := bar{r.Library + " · " + sizeName(r.Size), r.RPS(), fmt.Sprintf("%s req/s, p99 %s", count(int64(r.RPS()+0.5)), ms(r.P99)), libColor(r.Library)}
-		if r.Backend == cookieOnly {
-			b.Label = r.Library + " · " + cookieOnly + " · " + sizeName(r.Size)
-			cookie = append(cookie, b)
-			continue
+		if len(p.Bars) > 0 {
+			out = append(out, p)
 		}
-		i, ok := index[r.Backend]
-		if !ok {
-			i = len(out)
-			index[r.Backend] = i
-			out = append(out, panel{Title: fmt.Sprintf("Throughput on %s, requests/s: read one key + write one key, %d clients", r.Backend, cfg.Tput.Clients)})
-		}
-		out[i].Bars = append(out[i].Bars, b)
-	}
-	if len(out) == 0 && len(cookie) > 0 {
-		out = append(out, panel{Title: "Throughput, requests/s"})
-	}
-	if len(out) > 0 {
-		out[0].Bars = append(out[0].Bars, cookie...)
 	}
 	return out
+}
+
+// walPanel gives the PostgreSQL WAL written per request in scenario (b),
+// if it ran.
+func walPanel(rs []tputResult) (panel, bool) {
+	p := panel{Title: "(b) PostgreSQL WAL bytes per request: read a small key + write a small key on a 64 KB session"}
+	for _, r := range rs {
+		if r.Err != nil || r.Scenario != "b" || !r.HasWAL {
+			continue
+		}
+		label := r.Library + " · " + r.Backend
+		if r.Library == libRaw {
+			label = "raw store (limit) · " + r.Backend
+		}
+		p.Bars = append(p.Bars, bar{label, r.WAL, count(int64(r.WAL+0.5)) + " bytes", libColor(r.Library)})
+	}
+	return p, len(p.Bars) > 0
 }
 
 // plural formats n and noun, adding "s" unless n is 1.

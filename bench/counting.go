@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	redigo "github.com/gomodule/redigo/redis"
+	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/event"
 )
@@ -192,4 +194,87 @@ func argLen(a any) int {
 		return len(b)
 	}
 	return len(fmt.Sprint(a))
+}
+
+// wireConn counts everything that crosses one connection into t: bytes
+// written and read, and round trips, a round trip being a burst of writes
+// after the last read (a request and its answer). The stores whose clients
+// have no hooks of the kind go-redis has (SCS's redigo and pgx stores,
+// every PostgreSQL client) are counted this way; connection set-up is
+// counted when the connection is made, which the round-trip scenario
+// leaves out with its warm-up request.
+type wireConn struct {
+	net.Conn
+	t       *traffic
+	writing atomic.Bool
+}
+
+func (c *wireConn) Write(p []byte) (int, error) {
+	if !c.writing.Swap(true) {
+		c.t.trips.Add(1)
+	}
+	n, err := c.Conn.Write(p)
+	c.t.sent.Add(int64(n))
+	return n, err
+}
+
+func (c *wireConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.writing.Store(false)
+	}
+	c.t.recv.Add(int64(n))
+	return n, err
+}
+
+// wireDialer returns a dial function whose connections count into t.
+func wireDialer(t *traffic) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &wireConn{Conn: conn, t: t}, nil
+	}
+}
+
+// pgTracer counts every query a pgx client runs (alone or in a batch) as
+// one command.
+type pgTracer struct{ t *traffic }
+
+func (p pgTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	p.t.cmds.Add(1)
+	return ctx
+}
+
+func (p pgTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (p pgTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (p pgTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {
+	p.t.cmds.Add(1)
+}
+
+func (p pgTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// redigoConn counts the commands SCS's redisstore sends through a redigo
+// connection: each Send, and each Do that names a command.
+type redigoConn struct {
+	redigo.Conn
+	t *traffic
+}
+
+func (c redigoConn) Do(cmd string, args ...any) (any, error) {
+	if cmd != "" {
+		c.t.cmds.Add(1)
+	}
+	return c.Conn.Do(cmd, args...)
+}
+
+func (c redigoConn) Send(cmd string, args ...any) error {
+	c.t.cmds.Add(1)
+	return c.Conn.Send(cmd, args...)
 }

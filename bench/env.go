@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/atomicsession/atomicsession/devtools/ferretdb"
 )
 
@@ -26,6 +28,7 @@ type environment struct {
 	Go      string
 	Ferret  string
 	Redis   string // "" when redis-server is missing
+	PG      string // "" when PostgreSQL is missing
 	Deps    []string
 	Notes   []string
 	Started time.Time
@@ -79,12 +82,18 @@ func (e environment) lines() []string {
 	if e.Redis != "" {
 		redis = "redis-server " + e.Redis + " (child process, --save \"\" --appendonly no)"
 	}
+	pg := "not run: " + errNoPostgres.Error()
+	if e.PG != "" {
+		pg = "PostgreSQL " + e.PG + " (child process: initdb + postgres, default settings but the port and socket directory)"
+	}
 	out := []string{
 		"mode: " + e.Mode,
 		fmt.Sprintf("machine: %d CPUs (nproc), %s, memory %s", e.CPUs, e.CPU, e.Memory),
 		"go: " + e.Go,
 		"MongoDB wire: " + e.Ferret,
 		"Redis: " + redis,
+		"PostgreSQL: " + pg,
+		"SCS stores: redisstore (redigo) on Redis and pgxstore (pgx v5) on PostgreSQL, SCS's own, from the module proxy; on the MongoDB wire a stand-in (bench/scsstores.go), because SCS's mongodbstore is not on the module proxy",
 		"libraries: " + strings.Join(e.Deps, ", "),
 		"repository: " + e.Commit,
 	}
@@ -137,7 +146,8 @@ func memTotal() string {
 // depVersions returns the versions of the libraries the binary was built
 // with.
 func depVersions() []string {
-	want := []string{"github.com/alexedwards/scs/v2", "github.com/gorilla/sessions", "github.com/redis/go-redis/v9", "go.mongodb.org/mongo-driver/v2"}
+	want := []string{"github.com/alexedwards/scs/v2", "github.com/gorilla/sessions", "github.com/alexedwards/scs/redisstore", "github.com/alexedwards/scs/pgxstore",
+		"github.com/redis/go-redis/v9", "github.com/gomodule/redigo", "github.com/jackc/pgx/v5", "go.mongodb.org/mongo-driver/v2"}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return nil
@@ -175,6 +185,24 @@ func startBackends(ctx context.Context, stderr io.Writer) (environment, []backen
 		env.Redis = rs.Version
 		backends = append(backends, redisBackend(rs.Addr, "Redis "+rs.Version))
 	}
+	ps, err := startPostgres(ctx)
+	switch {
+	case errors.Is(err, errNoPostgres):
+		fmt.Fprintln(stderr, "bench: "+err.Error()+": skipping the PostgreSQL rows")
+	case err != nil:
+		stop()
+		return env, nil, nil, err
+	default:
+		stops = append(stops, ps.Close)
+		admin, err := pgxpool.New(ctx, ps.URL())
+		if err != nil {
+			stop()
+			return env, nil, nil, fmt.Errorf("postgres admin pool: %w", err)
+		}
+		stops = append(stops, admin.Close)
+		env.PG = ps.Version
+		backends = append(backends, pgBackend(admin, ps.URL(), "PostgreSQL "+shortVersion(ps.Version)))
+	}
 	fs, err := startFerret(ctx)
 	if err != nil {
 		stop()
@@ -191,6 +219,14 @@ func startBackends(ctx context.Context, stderr io.Writer) (environment, []backen
 	return env, backends, stop, nil
 }
 
+// shortVersion returns the first word of a server version: "15.14".
+func shortVersion(v string) string {
+	if i := strings.IndexByte(v, ' '); i > 0 {
+		return v[:i]
+	}
+	return v
+}
+
 func svgPath(dir string) string { return filepath.Join(dir, "benchmarks.svg") }
 func mdPath(dir string) string  { return filepath.Join(dir, "benchmarks-results.md") }
 
@@ -199,11 +235,14 @@ func writeOutputs(dir string, env environment, h *harness) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("output directory: %w", err)
 	}
-	subtitle := fmt.Sprintf("%d CPUs, %s · %s · %s · FerretDB %s · Redis %s · mode %s",
-		env.CPUs, env.Memory, runtime.Version(), strings.Join(env.Deps[:min(2, len(env.Deps))], ", "), ferretdb.Version, orNone(env.Redis), env.Mode)
+	subtitle := fmt.Sprintf("%d CPUs, %s · %s · %s · FerretDB %s · Redis %s · PostgreSQL %s · mode %s",
+		env.CPUs, env.Memory, runtime.Version(), strings.Join(env.Deps[:min(2, len(env.Deps))], ", "), ferretdb.Version, orNone(env.Redis), orNone(shortVersion(env.PG)), env.Mode)
 	if err := writeFile(svgPath(dir), func(w io.Writer) error {
-		return writeSVG(w, "atomicsession vs SCS vs gorilla/sessions", subtitle, chartPanels(h.res, h.cfg))
+		return writeSVG(w, "atomicsession vs SCS vs gorilla/sessions vs the raw store", subtitle, chartPanels(h.res, h.cfg))
 	}); err != nil {
+		return err
+	}
+	if err := writePage(dir, env, h); err != nil {
 		return err
 	}
 	return writeFile(mdPath(dir), func(w io.Writer) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -11,7 +12,7 @@ import (
 type config struct {
 	Lost  lostConfig
 	Tput  tputConfig
-	Sizes []int // session sizes of the throughput and round-trip scenarios
+	Sizes []int // session sizes of the round-trip scenario
 	// GorillaMaxSize is the largest session the cookie-only library is
 	// run with: a cookie holds at most 4096 bytes.
 	GorillaMaxSize int
@@ -24,11 +25,11 @@ type config struct {
 	UnsharedFerret bool
 }
 
-// quickConfig runs everything in well under a minute on 2 cores.
+// quickConfig runs everything in under 90 seconds on 2 cores.
 func quickConfig() config {
 	return config{
 		Lost:           lostConfig{Clients: 32, PerClient: 20, Timeout: 20 * time.Second},
-		Tput:           tputConfig{Clients: 16, Warmup: 200 * time.Millisecond, Duration: 1200 * time.Millisecond, Rounds: 1, MaxRequests: 1 << 18},
+		Tput:           tputConfig{Clients: 16, Warmup: 200 * time.Millisecond, Duration: time.Second, Rounds: 1, MaxRequests: 1 << 18},
 		Sizes:          []int{1 << 10, 64 << 10},
 		GorillaMaxSize: 1 << 10,
 		TripReps:       10,
@@ -68,6 +69,10 @@ type results struct {
 
 // storeLibs are the libraries that use a server-side store.
 var storeLibs = []library{atomicLib, scsLib}
+
+// tputLibs are the rows of each store and scenario in the throughput
+// table, in the order they run.
+var tputLibs = []library{scsLib, atomicLib, atomicFast, rawLib}
 
 const cookieOnly = "cookie only (no store)"
 
@@ -133,11 +138,11 @@ func setupName(b backend, shared bool) string {
 const unsharedConns = "2 connections"
 
 // tputRow is one row of the throughput table: a library on a backend
-// (nil for the cookie-only library) with a session size.
+// (nil for the cookie-only library) in a scenario.
 type tputRow struct {
 	lib     library
 	backend *backend
-	size    int
+	sc      scenario
 }
 
 // throughput runs the throughput scenario on every backend and size, in
@@ -145,16 +150,14 @@ type tputRow struct {
 // the machine's load during the run spreads over all rows alike.
 func (h *harness) throughput(ctx context.Context) error {
 	var rows []tputRow
-	for i := range h.backends {
-		for _, size := range h.cfg.Sizes {
-			for _, lib := range []library{scsLib, atomicLib} {
-				rows = append(rows, tputRow{lib, &h.backends[i], size})
+	for _, sc := range tputScenarios {
+		for i := range h.backends {
+			for _, lib := range tputLibs {
+				rows = append(rows, tputRow{lib, &h.backends[i], sc})
 			}
 		}
-	}
-	for _, size := range h.cfg.Sizes {
-		if size <= h.cfg.GorillaMaxSize {
-			rows = append(rows, tputRow{gorillaLib, nil, size})
+		if sc.Size <= h.cfg.GorillaMaxSize {
+			rows = append(rows, tputRow{gorillaLib, nil, sc})
 		}
 	}
 	rounds := make([][]tputResult, len(rows))
@@ -170,7 +173,9 @@ func (h *harness) throughput(ctx context.Context) error {
 	for _, rs := range rounds {
 		h.res.Tput = append(h.res.Tput, combineRounds(rs))
 	}
-	h.emit(tputTable(h.res.Tput, h.cfg))
+	for _, t := range tputTables(h.res.Tput, h.cfg) {
+		h.emit(t)
+	}
 	return ctx.Err()
 }
 
@@ -186,7 +191,7 @@ func (h *harness) tputOnce(ctx context.Context, row tputRow) (tputResult, error)
 		defer conn.Close()
 		name = row.backend.Name
 	}
-	r := runThroughput(ctx, row.lib, conn, row.size, h.cfg.Tput)
+	r := runThroughput(ctx, row.lib, conn, row.sc, h.cfg.Tput)
 	r.Backend = name
 	return r, ctx.Err()
 }
@@ -195,7 +200,7 @@ func (h *harness) tputOnce(ctx context.Context, row tputRow) (tputResult, error)
 func (h *harness) roundTrips(ctx context.Context) error {
 	for _, b := range h.backends {
 		for _, size := range h.cfg.Sizes {
-			for _, lib := range storeLibs {
+			for _, lib := range []library{atomicLib, atomicFast, scsLib, rawLib} {
 				conn, err := b.connect(ctx, newNamespace())
 				if err != nil {
 					return err
@@ -247,5 +252,12 @@ func (h *harness) futures(ctx context.Context) error {
 	return nil
 }
 
-// errCell formats a failed run for a table cell.
-func errCell(err error) string { return fmt.Sprintf("failed: %v", err) }
+// errCell formats a failed run, or one that could not run, for a table
+// cell.
+func errCell(err error) string {
+	var nr notRun
+	if errors.As(err, &nr) {
+		return fmt.Sprintf("not run: %.100s", nr.err.Error())
+	}
+	return fmt.Sprintf("failed: %.100s", err.Error())
+}

@@ -8,11 +8,15 @@
 //	cd bench && go run .              # the default run, a few minutes
 //	cd bench && go run . -quick       # everything in under a minute
 //	cd bench && go run . -out ../docs # also write docs/benchmarks.svg and docs/benchmarks-results.md
+//	cd bench && go run . -soak 60s    # the soak: the example's routes for 60 s per store
 //
 // It starts the servers it needs and stops them: an embedded FerretDB
-// (MongoDB wire protocol, SQLite backend) in a temporary directory, and a
-// redis-server child on a free loopback port with persistence off. Without
-// redis-server in PATH it says so and skips the Redis rows.
+// (MongoDB wire protocol, SQLite backend) in a temporary directory, a
+// redis-server child on a free loopback port with persistence off, and a
+// PostgreSQL 15 child (initdb + postgres from /usr/lib/postgresql/15/bin,
+// as the postgres user when run as root) in a temporary directory on a
+// free loopback port. Without redis-server or PostgreSQL it says so and
+// skips their rows.
 package main
 
 import (
@@ -36,6 +40,7 @@ type cmdOptions struct {
 	Quick bool
 	Out   string
 	Only  map[string]bool
+	Soak  time.Duration // > 0: run the soak instead of the benchmark
 }
 
 // scenarios are the names -only accepts, in the order they run.
@@ -46,11 +51,15 @@ func parseFlags(args []string, stderr io.Writer) (cmdOptions, error) {
 	fs.SetOutput(stderr)
 	var o cmdOptions
 	var only string
-	fs.BoolVar(&o.Quick, "quick", false, "run everything in under 60 seconds (shorter windows, fewer repetitions)")
+	fs.BoolVar(&o.Quick, "quick", false, "run everything in under 90 seconds (shorter windows, fewer repetitions)")
 	fs.StringVar(&o.Out, "out", "", "also write benchmarks.svg and benchmarks-results.md into this `directory`")
 	fs.StringVar(&only, "only", "", "run only these comma-separated scenarios: lost, throughput, trips, futures")
+	fs.DurationVar(&o.Soak, "soak", 0, "instead of the benchmark, run the example's routes at full speed for this `duration` against each store, printing every 10 s")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.Soak < 0 {
+		return o, fmt.Errorf("-soak %v: want a positive duration", o.Soak)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -106,6 +115,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if opts.Soak > 0 {
+		if err := runSoak(ctx, opts.Soak, opts.Out, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		return 0
+	}
 	if err := runBench(ctx, opts, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
@@ -152,6 +168,9 @@ func runBench(ctx context.Context, opts cmdOptions, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "  (%s took %.1f s)\n", s.name, time.Since(t0).Seconds())
 	}
+	if opts.Only["throughput"] || opts.Only["lost"] {
+		h.emit(targetsTable(h.res))
+	}
 	env.Took = time.Since(began)
 	env.LoadAt[1] = loadAvg()
 	fmt.Fprintf(stdout, "\nTotal: %.1f s, servers included. Load average at the end: %s.\n", env.Took.Seconds(), env.LoadAt[1])
@@ -159,7 +178,7 @@ func runBench(ctx context.Context, opts cmdOptions, stdout, stderr io.Writer) er
 		if err := writeOutputs(opts.Out, env, h); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Wrote %s and %s.\n", svgPath(opts.Out), mdPath(opts.Out))
+		fmt.Fprintf(stdout, "Wrote %s, %s and %s.\n", pagePath(opts.Out), svgPath(opts.Out), mdPath(opts.Out))
 	}
 	return nil
 }

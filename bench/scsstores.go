@@ -7,18 +7,18 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	goredis "github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// SCS's own MongoDB and Redis stores are not on the module proxy, so the
-// benchmark carries these two stand-ins: one command per call, with no extra
-// work. They are not copies of SCS's stores (its MongoDB store keys its
-// documents on a token field); each finds a session the way atomicsession's
-// store on the same server does, so that the comparison is of the libraries
-// and not of the servers' query plans.
+// SCS's own Redis and PostgreSQL stores (redisstore, pgxstore) are on the
+// module proxy and the benchmark uses them as they are. Its MongoDB store
+// is not, so the benchmark carries this stand-in: one command per call,
+// with no extra work. It is not a copy of SCS's store (which keys its
+// documents on a token field); it finds a session the way atomicsession's
+// store on the same server does, so that the comparison is of the
+// libraries and not of the server's query plans.
 
 // scsMongoStore is an scs.CtxStore over a MongoDB collection: one document
 // {_id: token, data: <gob>, expiry: <date>} per session.
@@ -84,61 +84,5 @@ func (s *scsMongoStore) Commit(token string, b []byte, expiry time.Time) error {
 
 // Delete is DeleteCtx with a background context.
 func (s *scsMongoStore) Delete(token string) error {
-	return s.DeleteCtx(context.Background(), token)
-}
-
-// scsRedisStore is an scs.CtxStore over Redis: one string key per session
-// holding the encoded session, with the session's expiry as the key's.
-type scsRedisStore struct {
-	client goredis.UniversalClient
-	prefix string
-}
-
-var _ scs.CtxStore = (*scsRedisStore)(nil)
-
-// FindCtx returns the data of session token: one GET. If the key does not
-// exist (Redis removes expired keys) then found is false and err nil.
-func (s *scsRedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	b, err := s.client.Get(ctx, s.prefix+token).Bytes()
-	if errors.Is(err, goredis.Nil) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("scs redis store: find: %w", err)
-	}
-	return b, true, nil
-}
-
-// CommitCtx writes the whole session, replacing what was there, with its
-// expiry: one SET with EXAT.
-func (s *scsRedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	err := s.client.SetArgs(ctx, s.prefix+token, b, goredis.SetArgs{ExpireAt: expiry}).Err()
-	if err != nil {
-		return fmt.Errorf("scs redis store: commit: %w", err)
-	}
-	return nil
-}
-
-// DeleteCtx removes session token with one DEL. If it does not exist then
-// DeleteCtx is a no-op and returns nil.
-func (s *scsRedisStore) DeleteCtx(ctx context.Context, token string) error {
-	if err := s.client.Del(ctx, s.prefix+token).Err(); err != nil {
-		return fmt.Errorf("scs redis store: delete: %w", err)
-	}
-	return nil
-}
-
-// Find is FindCtx with a background context.
-func (s *scsRedisStore) Find(token string) ([]byte, bool, error) {
-	return s.FindCtx(context.Background(), token)
-}
-
-// Commit is CommitCtx with a background context.
-func (s *scsRedisStore) Commit(token string, b []byte, expiry time.Time) error {
-	return s.CommitCtx(context.Background(), token, b, expiry)
-}
-
-// Delete is DeleteCtx with a background context.
-func (s *scsRedisStore) Delete(token string) error {
 	return s.DeleteCtx(context.Background(), token)
 }

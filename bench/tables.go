@@ -8,7 +8,7 @@ import (
 
 func lostTable(rs []lostResult, cfg lostConfig) *table {
 	t := &table{
-		Title:  "Lost updates: two app instances on one store, one session cookie shared by concurrent clients",
+		Title:  "(d) Lost updates: two app instances on one store, one session cookie shared by concurrent clients",
 		Header: []string{"scenario", "library", "store", "instances → store", "requests ok", "expected", "kept", "lost", "lost %", "time", "detail"},
 		Align:  "llllrrrrrrl",
 		Notes: []string{
@@ -46,42 +46,74 @@ func lostTable(rs []lostResult, cfg lostConfig) *table {
 	return t
 }
 
-func tputTable(rs []tputResult, cfg config) *table {
+// tputTables returns one throughput table per scenario.
+func tputTables(rs []tputResult, cfg config) []*table {
+	var out []*table
+	for _, sc := range tputScenarios {
+		var rows []tputResult
+		for _, r := range rs {
+			if r.Scenario == sc.Key {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) > 0 {
+			out = append(out, tputTable(sc, rows, cfg))
+		}
+	}
+	return out
+}
+
+func tputTable(sc scenario, rs []tputResult, cfg config) *table {
 	t := &table{
-		Title:  fmt.Sprintf("Throughput and latency: read one key + write one key, %d clients, each with a session of its own", cfg.Tput.Clients),
-		Header: []string{"store", "session", "library", "req/s", "rounds (req/s)", "p50", "p99", "failed", "req/s ours/SCS", "p99 ours/SCS"},
-		Align:  "lllrrrrrrr",
+		Title: fmt.Sprintf("(%s) Throughput and latency: %s, %d clients, each with a session of its own", sc.Key, sc.Title, cfg.Tput.Clients),
+		Header: []string{"store", "library", "req/s", "rounds (req/s)", "p50", "p99", "failed",
+			"round trips", "bytes sent", "bytes received", "WAL bytes", "req/s ours/SCS", "req/s ours/raw", "p99 ours/SCS"},
+		Align: "llrrrrrrrrrrrr",
 		Notes: []string{
-			fmt.Sprintf("Each row: %d round(s), each %v of warm-up and %v measured; the rounds run every row in turn. req/s is the median round; p50 and p99 are over every request of every round. Over HTTP on loopback (httptest servers), one app instance, a new store client per round; the load generator, the app and the servers share the machine's cores.", max(cfg.Tput.Rounds, 1), cfg.Tput.Warmup, cfg.Tput.Duration),
-			"Ratios are atomicsession over SCS from this same run: above ×1 req/s and below ×1 p99 favour atomicsession.",
-			fmt.Sprintf("gorilla runs without a store and only up to %s: a cookie holds at most 4096 bytes.", sizeName(cfg.GorillaMaxSize)),
+			fmt.Sprintf("Each row: %d round(s), each %v of warm-up and %v measured; the rounds run every row of every scenario in turn, so that a change in the machine's load spreads over all rows alike. req/s is the median round; p50 and p99 are over every request of every round. Over HTTP on loopback (httptest servers), one app instance, a new store client per round; the load generator, the app and the servers share the machine's cores.", max(cfg.Tput.Rounds, 1), cfg.Tput.Warmup, cfg.Tput.Duration),
+			"Round trips, bytes sent to and received from the store, and (PostgreSQL) WAL bytes are per request, over every request of the row's rounds, warm-up included; WAL is pg_current_wal_insert_lsn() after minus before, so autovacuum and checkpoints (full-page images) land in it as they would in production.",
+			rawMongoNoProjection,
+			"Ratios are atomicsession over SCS, and over the raw store, from this same run: above ×1 req/s and below ×1 p99 favour atomicsession. A req/s ratio is the median of the per-round ratios (round i of one row over round i of the other, measured seconds apart), which machine noise that comes and goes moves less than the ratio of the medians. The raw store is the limit: the least store work for the same request with no session library (Redis: one pipeline of HMGET + HINCRBY + PEXPIRE on a hash per session; PostgreSQL: one UPDATE … RETURNING on a row per session, a column per key; MongoDB: one findOneAndUpdate with a projection), an unsigned session id in the cookie.",
 		},
+	}
+	if sc.Size <= cfg.GorillaMaxSize {
+		t.Notes = append(t.Notes, fmt.Sprintf("gorilla runs without a store and only up to %s: a cookie holds at most 4096 bytes.", sizeName(cfg.GorillaMaxSize)))
 	}
 	for _, r := range rs {
 		if r.Err != nil {
-			t.add(r.Backend, sizeName(r.Size), r.Library, errCell(r.Err))
+			t.add(r.Backend, r.Library, errCell(r.Err))
 			continue
 		}
 		var rounds []string
 		for _, x := range r.Rounds {
 			rounds = append(rounds, count(int64(x+0.5)))
 		}
-		reqRatio, p99Ratio := "", ""
-		if r.Library == libAtomic {
-			if s, ok := findTput(rs, libSCS, r.Backend, r.Size); ok {
-				reqRatio = ratio(r.RPS(), s.RPS())
+		reqRatio, rawRatio, p99Ratio := "", "", ""
+		if r.Library == libAtomic || r.Library == libAtomicFast {
+			if s, ok := findTput(rs, libSCS, r.Backend, r.Scenario); ok {
+				reqRatio = ratioOf(rpsRatio(r, s))
 				p99Ratio = ratio(float64(r.P99), float64(s.P99))
 			}
+			if s, ok := findTput(rs, libRaw, r.Backend, r.Scenario); ok {
+				rawRatio = ratioOf(rpsRatio(r, s))
+			}
 		}
-		t.add(r.Backend, sizeName(r.Size), r.Library, count(int64(r.RPS()+0.5)), strings.Join(rounds, " "), ms(r.P50), ms(r.P99),
-			strconv.Itoa(r.Failed), reqRatio, p99Ratio)
+		trips, sent, recv, wal := "", "", "", ""
+		if r.Backend != cookieOnly {
+			trips, sent, recv = countf(r.Traffic.Trips), count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5))
+		}
+		if r.HasWAL {
+			wal = count(int64(r.WAL + 0.5))
+		}
+		t.add(r.Backend, r.Library, count(int64(r.RPS()+0.5)), strings.Join(rounds, " "), ms(r.P50), ms(r.P99),
+			strconv.Itoa(r.Failed), trips, sent, recv, wal, reqRatio, rawRatio, p99Ratio)
 	}
 	return t
 }
 
-func findTput(rs []tputResult, lib, backend string, size int) (tputResult, bool) {
+func findTput(rs []tputResult, lib, backend, sc string) (tputResult, bool) {
 	for _, r := range rs {
-		if r.Library == lib && r.Backend == backend && r.Size == size && r.Err == nil {
+		if r.Library == lib && r.Backend == backend && r.Scenario == sc && r.Err == nil {
 			return r, true
 		}
 	}
@@ -90,12 +122,12 @@ func findTput(rs []tputResult, lib, backend string, size int) (tputResult, bool)
 
 func tripsTable(rs []tripResult) *table {
 	t := &table{
-		Title:  "Store round trips and bytes per request, on a session that exists",
-		Header: []string{"store", "session", "request", "library", "round trips", "commands", "bytes sent", "bytes received", "Set-Cookie bytes", "sent ours/SCS"},
-		Align:  "llllrrrrrr",
+		Title:  "(e) Store round trips, bytes and WAL per request type, on a session that exists",
+		Header: []string{"store", "session", "request", "library", "round trips", "commands", "bytes sent", "bytes received", "WAL bytes", "Set-Cookie bytes", "sent ours/SCS", "WAL ours/SCS"},
+		Align:  "llllrrrrrrrr",
 		Notes: []string{
-			"Counted by wrapping each library's store client the same way: MongoDB with a mongo-driver event.CommandMonitor (command and reply document sizes), Redis with a go-redis Hook (RESP bytes written) and a counting connection (bytes read). Commands are counted as the client sends them (a Redis MULTI … EXEC pipeline is one round trip and counts MULTI and EXEC). Driver handshakes and heartbeats are not counted.",
-			"one write: sets one key without reading; read + 4 commands: reads a key, then a = v, b = v, c += 1, d = \"x\".",
+			"Counted by wrapping each store client: MongoDB with a mongo-driver event.CommandMonitor (command and reply document sizes); go-redis (atomicsession, the raw store) with a Hook (RESP bytes written) and a counting connection (bytes read); SCS's redisstore (redigo) and every PostgreSQL client (pgx) on the connection itself: bytes each way, and a round trip for each burst of writes after a read, with commands counted by a redigo.Conn wrapper and a pgx tracer. Commands are counted as the client sends them (a Redis MULTI … EXEC pipeline is one round trip and counts MULTI and EXEC). Driver handshakes and heartbeats are not counted. WAL bytes: pg_current_wal_insert_lsn() after the request minus before, requests one at a time.",
+			"one write: sets one key without reading; read + 4 commands: reads a key, then a = v, b = v, c += 1, d = \"x\"; read a small key + write one: the request of (a) and (b); read the large key + write one: the request of (c).",
 			"Set-Cookie bytes are what the response sends to the browser; gorilla's session travels there instead of to a store.",
 		},
 	}
@@ -104,14 +136,20 @@ func tripsTable(rs []tripResult) *table {
 			t.add(r.Backend, sizeName(r.Size), r.Request, r.Library, errCell(r.Err))
 			continue
 		}
-		sentRatio := ""
-		if r.Library == libAtomic {
+		sentRatio, walRatio, wal := "", "", ""
+		if r.HasWAL {
+			wal = count(int64(r.WAL + 0.5))
+		}
+		if r.Library == libAtomic || r.Library == libAtomicFast {
 			if s, ok := findTrip(rs, libSCS, r.Backend, r.Size, r.Request); ok {
 				sentRatio = ratio(r.Traffic.Sent, s.Traffic.Sent)
+				if r.HasWAL {
+					walRatio = ratio(r.WAL, s.WAL)
+				}
 			}
 		}
 		t.add(r.Backend, sizeName(r.Size), r.Request, r.Library, countf(r.Traffic.Trips), countf(r.Traffic.Cmds),
-			count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5)), count(int64(r.Cookie+0.5)), sentRatio)
+			count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5)), wal, count(int64(r.Cookie+0.5)), sentRatio, walRatio)
 	}
 	return t
 }
@@ -147,4 +185,108 @@ func futuresTable(rs []futureResult, cfg config) *table {
 		t.add(r.Name, strconv.FormatFloat(r.NsOp, 'f', 0, 64), strconv.FormatFloat(r.Allocs, 'f', 1, 64), ratio(r.NsOp, base))
 	}
 	return t
+}
+
+// target is one of issue 15's targets: a ratio of this run against a bound.
+type target struct {
+	Name  string
+	Store string
+	Value float64 // the measured ratio; NaN when not measured
+	Min   bool    // Value must be >= Bound (else <= Bound)
+	Bound float64
+	Text  string // the measured value as printed
+}
+
+// targetsTable checks the targets against this run's results.
+func targetsTable(res results) *table {
+	t := &table{
+		Title:  "Targets (issue 15), each a ratio from this run",
+		Header: []string{"target", "store", "measured", "met"},
+		Align:  "llrl",
+		Notes: []string{
+			"Throughput and WAL targets take atomicsession's fast-path row (\"" + libAtomicFast + "\": Attach, then a Fetch queued with the write, one round trip) where it ran, else the plain row (Session(r, keys...), then the write: two round trips).",
+			"Where a target is not met, docs/benchmarks.md says what it would take.",
+		},
+	}
+	stores := map[string]bool{}
+	var order []string
+	for _, r := range res.Tput {
+		if r.Backend != cookieOnly && !stores[r.Backend] {
+			stores[r.Backend] = true
+			order = append(order, r.Backend)
+		}
+	}
+	// ours is the fast path's row where it ran, else the plain one.
+	ours := func(store, sc string) (tputResult, bool) {
+		if r, ok := findTput(res.Tput, libAtomicFast, store, sc); ok {
+			return r, true
+		}
+		return findTput(res.Tput, libAtomic, store, sc)
+	}
+	tputRatio := func(sc, lib, store string) (float64, bool) {
+		a, ok1 := ours(store, sc)
+		b, ok2 := findTput(res.Tput, lib, store, sc)
+		if !ok1 || !ok2 {
+			return 0, false
+		}
+		return rpsRatio(a, b)
+	}
+	var ts []target
+	add := func(name, store string, v float64, ok, isMin bool, bound float64) {
+		text := "not measured"
+		if ok {
+			text = "×" + strconv.FormatFloat(v, 'f', 2, 64)
+		}
+		ts = append(ts, target{name, store, v, isMin, bound, text})
+		if !ok {
+			ts[len(ts)-1].Value = -1
+		}
+	}
+	for _, st := range order {
+		v, ok := tputRatio("a", libSCS, st)
+		add("(a) 1 KB read + write: req/s ≥ ×1.5 SCS", st, v, ok, true, 1.5)
+		v, ok = tputRatio("a", libRaw, st)
+		add("(a) 1 KB read + write: req/s ≥ ×0.8 the raw store", st, v, ok, true, 0.8)
+		v, ok = tputRatio("b", libSCS, st)
+		add("(b) 64 KB, small read + write: req/s ≥ ×5 SCS", st, v, ok, true, 5)
+		v, ok = tputRatio("c", libSCS, st)
+		add("(c) 64 KB, large read + small write: req/s ≥ ×1.5 SCS", st, v, ok, true, 1.5)
+		a, ok1 := ours(st, "b")
+		s, ok2 := findTput(res.Tput, libSCS, st, "b")
+		if ok1 && ok2 && a.HasWAL && s.WAL > 0 {
+			add("(b) WAL bytes per request ≤ 1/10 of pgxstore's", st, a.WAL/s.WAL, true, false, 0.1)
+		}
+	}
+	for _, r := range res.Lost {
+		if r.Library != libAtomic || strings.HasSuffix(r.Setup, unsharedConns) {
+			continue
+		}
+		name := "(d) lost updates, " + string(r.Kind) + ": 0"
+		if r.Err != nil {
+			ts = append(ts, target{name, r.Backend, -1, false, 0, "not measured"})
+			continue
+		}
+		ts = append(ts, target{name, r.Backend, float64(r.Lost()), false, 0, count(int64(r.Lost())) + " of " + count(int64(r.Expected))})
+	}
+	for _, x := range ts {
+		met := ""
+		switch {
+		case x.Value < 0:
+			met = "–"
+		case x.Min && x.Value >= x.Bound, !x.Min && x.Value <= x.Bound:
+			met = "yes"
+		default:
+			met = "no"
+		}
+		t.add(x.Name, x.Store, x.Text, met)
+	}
+	return t
+}
+
+// ratioOf formats a ratio from rpsRatio, or "–" without one.
+func ratioOf(v float64, ok bool) string {
+	if !ok {
+		return "–"
+	}
+	return "×" + strconv.FormatFloat(v, 'f', 2, 64)
 }

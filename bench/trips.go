@@ -11,15 +11,26 @@ import (
 type tripRequest struct {
 	Name string
 	Path string
+	Raw  bool // the raw store serves it too
 }
+
+// Names of the round-trip requests that other code refers to.
+const (
+	tripUntouched = "untouched, with cookie"
+	tripWrite     = "one write"
+	tripRW        = "read a small key + write one"
+	tripRWBig     = "read the large key + write one"
+)
 
 // tripRequests are the requests whose store traffic is counted, on a
 // session that exists.
 var tripRequests = []tripRequest{
-	{"untouched, with cookie", routeUntouched},
-	{"read-only", routeRead},
-	{"one write", routeWrite},
-	{"read + 4 commands", routeRead4},
+	{tripUntouched, routeUntouched, true},
+	{"read-only", routeRead, false},
+	{tripWrite, routeWrite, false},
+	{"read + 4 commands", routeRead4, false},
+	{tripRW, routeRW, true},
+	{tripRWBig, routeRWBig, true},
 }
 
 // tripResult is the average store traffic of one kind of request.
@@ -30,6 +41,8 @@ type tripResult struct {
 	Request string
 	Traffic trafficAvg
 	Cookie  float64 // bytes of Set-Cookie headers in the response
+	WAL     float64 // PostgreSQL WAL bytes per request, when HasWAL
+	HasWAL  bool
 	Err     error
 }
 
@@ -55,13 +68,25 @@ func runTrips(ctx context.Context, lib library, conn *storeConn, size, reps int)
 	if _, err := get(ctx, client, srv.URL, routeFill+"?bytes="+strconv.Itoa(size), box); err != nil {
 		return []tripResult{{Library: lib.Name, Size: size, Err: fmt.Errorf("start the session: %w", err)}}
 	}
+	walf := conn.walFunc()
 	var out []tripResult
 	for _, req := range tripRequests {
+		if lib.Name == libRaw && !req.Raw {
+			continue
+		}
 		res := tripResult{Library: lib.Name, Size: size, Request: req.Name}
 		var sum trafficSnapshot
 		var cookie int
+		var wal int64
 		for i := -1; i < reps && res.Err == nil; i++ {
 			path := req.Path + "?v=" + strconv.Itoa(i+2)
+			var wal0 int64
+			if i >= 0 && walf != nil {
+				if wal0, err = walf(ctx); err != nil {
+					res.Err = err
+					break
+				}
+			}
 			before := conn.snapshot()
 			r, err := get(ctx, client, srv.URL, path, box)
 			if err != nil {
@@ -72,12 +97,23 @@ func runTrips(ctx context.Context, lib library, conn *storeConn, size, reps int)
 				continue // the warm-up request
 			}
 			d := conn.snapshot().minus(before)
+			if walf != nil {
+				wal1, err := walf(ctx)
+				if err != nil {
+					res.Err = err
+					break
+				}
+				wal += wal1 - wal0
+			}
 			sum = trafficSnapshot{sum.Trips + d.Trips, sum.Cmds + d.Cmds, sum.Sent + d.Sent, sum.Recv + d.Recv}
 			cookie += r.CookieSize
 		}
 		n := float64(max(reps, 1))
 		res.Traffic = trafficAvg{float64(sum.Trips) / n, float64(sum.Cmds) / n, float64(sum.Sent) / n, float64(sum.Recv) / n}
 		res.Cookie = float64(cookie) / n
+		if walf != nil {
+			res.WAL, res.HasWAL = float64(wal)/n, true
+		}
 		out = append(out, res)
 	}
 	return out
@@ -90,4 +126,13 @@ func (c *storeConn) snapshot() trafficSnapshot {
 		return trafficSnapshot{}
 	}
 	return c.traffic.snapshot()
+}
+
+// walFunc returns c's WAL position function, nil for no client or a
+// server without one.
+func (c *storeConn) walFunc() func(context.Context) (int64, error) {
+	if c == nil {
+		return nil
+	}
+	return c.wal
 }
