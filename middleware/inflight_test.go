@@ -185,3 +185,22 @@ func newMemoryB(b *testing.B) *memory.Store {
 	b.Cleanup(func() { st.Close() })
 	return st
 }
+
+// The handler's status survives a continuation that writes during the
+// commit that the status started.
+func TestStatusSurvivesAContinuationWritingDuringTheCommit(t *testing.T) {
+	m := newManager(t, newMemory(t), middleware.Options{})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, _ := middleware.Attach(r)
+		sess.Set("msg", "hi").Then(func(d session.Doc) (session.Doc, error) {
+			fmt.Fprint(w, "saved")
+			return d, nil
+		})
+		w.WriteHeader(http.StatusCreated)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", nil))
+	if rec.Code != http.StatusCreated || rec.Body.String() != "saved" || len(rec.Result().Cookies()) != 1 {
+		t.Fatalf("status %d, body %q, cookies %v; want 201, the body and the cookie", rec.Code, rec.Body.String(), rec.Result().Cookies())
+	}
+}

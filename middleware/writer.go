@@ -39,8 +39,10 @@ func (w *responseWriter) commitOnce() bool {
 		w.fail(err)
 		return false
 	}
-	if w.heldCode != 0 || len(w.held) > 0 {
-		w.ResponseWriter.WriteHeader(max(w.heldCode, http.StatusOK))
+	if w.heldCode != 0 {
+		w.ResponseWriter.WriteHeader(w.heldCode)
+	}
+	if len(w.held) > 0 {
 		_, _ = w.ResponseWriter.Write(w.held)
 		w.held = nil
 	}
@@ -70,13 +72,15 @@ func (w *responseWriter) WriteHeader(code int) {
 		}
 		return
 	}
-	if w.committing {
+	switch {
+	case w.committing: // a continuation, during the commit: held
 		if w.heldCode == 0 {
 			w.heldCode = code
 		}
-		return
-	}
-	if w.commitOnce() {
+	case !w.committed: // the commit sends this status, before any held output
+		w.heldCode = code
+		w.commitOnce()
+	case w.err == nil:
 		w.ResponseWriter.WriteHeader(code)
 	}
 }

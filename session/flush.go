@@ -30,6 +30,7 @@ func (s *Session) drain(ctx context.Context) {
 		for _, b := range batches(q) {
 			s.sendGuarded(ctx, b)
 		}
+		s.record(q) // before another Flush can take flushMu and report
 		s.flushMu.Unlock()
 		s.settle(q)
 	}
@@ -66,11 +67,32 @@ func (s *Session) sendBatch(ctx context.Context, b []*pending) {
 		s.replace(ctx, b[0])
 		return
 	}
+	if s.stale(b) {
+		return
+	}
 	if hasWrite(b) {
 		s.write(ctx, b)
 		return
 	}
 	s.load(ctx, b)
+}
+
+// stale reports whether b holds nothing but corrections made for a session
+// that has been destroyed or replaced since (see correctExpiry), and
+// resolves them: they must not store a new session.
+func (s *Session) stale(b []*pending) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range b {
+		if p.forID == "" || (p.forID == s.meta.ID && s.state == stateStored) {
+			return false
+		}
+	}
+	snap := s.snapshot()
+	for _, p := range b {
+		p.doc = snap
+	}
+	return true
 }
 
 // replace runs a Destroy or Regenerate (Login). If the old session cannot
@@ -373,7 +395,7 @@ func (s *Session) correctExpiry(known bool, guessed time.Duration, u Update) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == stateStored && s.meta.MaxAge != guessed {
-		s.queue = append(s.queue, &pending{kind: kindTouch, complete: ignoreResult})
+		s.queue = append(s.queue, &pending{kind: kindTouch, forID: s.meta.ID, complete: ignoreResult})
 	}
 }
 
@@ -460,24 +482,31 @@ func failAll(b []*pending, err error) {
 	}
 }
 
-// settle resolves every entry of a round with its result: first all of
-// them, then their continuations, so that a continuation may await a
-// sibling. Failures are kept for Flush, which reports those whose futures
-// nobody has awaited by then.
-func (s *Session) settle(q []*pending) {
-	runs := make([]func(), 0, len(q))
-	var unheard []*pending
+// record wraps each failure of a round with what failed and keeps it for
+// Flush, which reports those whose futures nobody has looked at by then.
+// It runs under flushMu, so that a Flush that takes flushMu next sees them.
+func (s *Session) record(q []*pending) {
+	var failed []*pending
 	for _, p := range q {
 		if p.err != nil {
 			p.err = fmt.Errorf("session %s: %w", describe(p), p.err)
-			unheard = append(unheard, p)
+			failed = append(failed, p)
 		}
-		runs = append(runs, p.complete(p.doc, p.err))
 	}
-	if len(unheard) > 0 {
+	if len(failed) > 0 {
 		s.mu.Lock()
-		s.unheard = append(s.unheard, unheard...)
+		s.unheard = append(s.unheard, failed...)
 		s.mu.Unlock()
+	}
+}
+
+// settle resolves every entry of a round with its result: first all of
+// them, then their continuations, so that a continuation may await a
+// sibling.
+func (s *Session) settle(q []*pending) {
+	runs := make([]func(), 0, len(q))
+	for _, p := range q {
+		runs = append(runs, p.complete(p.doc, p.err))
 	}
 	for _, run := range runs {
 		run()

@@ -29,6 +29,7 @@ type pending struct {
 	maxAge   time.Duration // kindTouch: the new lifetime, if not zero
 	label    string        // kindTouch: the new label, if not empty
 	userID   string        // kindRegenerate: bind the new session (Login)
+	forID    string        // kindTouch made by correctExpiry: only for this session
 	fetch    []string      // kindFetch: keys; nil with fetchAll
 	fetchAll bool
 	complete func(Doc, error) func()
@@ -119,10 +120,13 @@ func (s *Session) Rename(from, to string) *future.Future[Doc] {
 // (a new visitor) with nothing queued, Take resolves with nil at once and
 // stores nothing.
 func (s *Session) Take(key string) *future.Future[any] {
+	taken := func(d Doc) any {
+		v, _ := lookupDoc(d, key)
+		return v
+	}
 	c, err := PrepareCommand(Command{Op: OpTake, Path: key})
 	if err != nil {
-		f := s.reject(&pending{kind: kindTake, cmd: Command{Op: OpTake, Path: key}}, err)
-		return future.Map(f, func(Doc) (any, error) { return nil, nil })
+		return rejectAs(s, &pending{kind: kindTake, cmd: Command{Op: OpTake, Path: key}}, taken, err)
 	}
 	s.mu.Lock()
 	unstored := s.state != stateStored && len(s.queue) == 0 && s.failed == nil
@@ -130,11 +134,7 @@ func (s *Session) Take(key string) *future.Future[any] {
 	if unstored { // nothing stored, nothing queued: nothing to take, and nothing to store
 		return future.Resolve[any](nil)
 	}
-	f := s.enqueue(&pending{kind: kindTake, cmd: c})
-	return future.Map(f, func(d Doc) (any, error) {
-		v, _ := lookupDoc(d, key)
-		return v, nil
-	})
+	return enqueueAs(s, &pending{kind: kindTake, cmd: c}, taken)
 }
 
 // Touch queues an update that changes nothing but the expiry: the session
@@ -224,9 +224,7 @@ func (s *Session) missing(keys []string) (out []string, all bool) {
 // command queued after it fails with that error, none reaches the old
 // session, and the middleware answers 5xx.
 func (s *Session) Destroy() *future.Future[struct{}] {
-	return future.Map(s.enqueue(&pending{kind: kindDestroy}), func(Doc) (struct{}, error) {
-		return struct{}{}, nil
-	})
+	return enqueueAs(s, &pending{kind: kindDestroy}, func(Doc) struct{} { return struct{}{} })
 }
 
 // Regenerate deletes the session and replaces it with a brand-new one: new
@@ -256,17 +254,18 @@ func (s *Session) Regenerate() *future.Future[*Session] {
 // everywhere.
 func (s *Session) Login(userID string) *future.Future[*Session] {
 	if userID == "" {
-		f := s.reject(&pending{kind: kindRegenerate, userID: "?"}, fmt.Errorf("Login with an empty user id: %w", ErrInvalidValue))
-		return future.Map(f, func(Doc) (*Session, error) { return s, nil })
+		return rejectAs(s, &pending{kind: kindRegenerate, userID: "?"}, s.self,
+			fmt.Errorf("Login with an empty user id: %w", ErrInvalidValue))
 	}
 	return s.regenerate(userID)
 }
 
 func (s *Session) regenerate(userID string) *future.Future[*Session] {
-	return future.Map(s.enqueue(&pending{kind: kindRegenerate, userID: userID}), func(Doc) (*Session, error) {
-		return s, nil
-	})
+	return enqueueAs(s, &pending{kind: kindRegenerate, userID: userID}, s.self)
 }
+
+// self is the value of Regenerate's and Login's futures.
+func (s *Session) self(Doc) *Session { return s }
 
 // command validates c and queues it.
 func (s *Session) command(c Command) *future.Future[Doc] {
@@ -279,19 +278,26 @@ func (s *Session) command(c Command) *future.Future[Doc] {
 	return s.enqueue(p)
 }
 
-// enqueue queues p and returns its future. Awaiting the future sends the
-// queue, on a goroutine of its own so that Await's
-// context bounds only the wait; one flush serves all the futures awaited
-// before it takes the queue.
+// enqueue queues p and returns its future, which resolves with the
+// session as this request knows it after p. Awaiting the future sends the
+// queue, on a goroutine of its own so that Await's context bounds only the
+// wait; one flush serves all the futures awaited before it takes the queue.
 func (s *Session) enqueue(p *pending) *future.Future[Doc] {
-	f, complete := s.promise(p)
+	return enqueueAs(s, p, func(d Doc) Doc { return d })
+}
+
+// enqueueAs queues p and returns a future of its result converted by conv.
+// The future is p's own (not one derived by the library), so that only the
+// caller's awaiting or deriving marks p as looked at.
+func enqueueAs[T any](s *Session, p *pending, conv func(Doc) T) *future.Future[T] {
+	f := promiseAs(s, p, conv)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.failed != nil:
-		s.rejectLocked(p, complete, s.failed)
+		s.rejectLocked(p, s.failed)
 	case s.issued >= s.opts.MaxCommands:
-		s.rejectLocked(p, complete, fmt.Errorf("session: more than %d commands in one session: %w", s.opts.MaxCommands, ErrTooLarge))
+		s.rejectLocked(p, fmt.Errorf("session: more than %d commands in one session: %w", s.opts.MaxCommands, ErrTooLarge))
 	default:
 		s.issued++
 		s.queue = append(s.queue, p)
@@ -299,34 +305,45 @@ func (s *Session) enqueue(p *pending) *future.Future[Doc] {
 	return f
 }
 
-// promise makes p's future: awaiting it starts a flush; awaiting it, or
-// deriving from it, at any time marks p as looked at.
-func (s *Session) promise(p *pending) (*future.Future[Doc], func(Doc, error) func()) {
-	f, complete := future.NewDeferredPromise[Doc](func() {
+// promiseAs makes p's future and sets p.complete: awaiting the future
+// starts a flush; awaiting it, or deriving from it, at any time marks p as
+// looked at.
+func promiseAs[T any](s *Session, p *pending, conv func(Doc) T) *future.Future[T] {
+	f, complete := future.NewDeferredPromise[T](func() {
 		if s.flushing.CompareAndSwap(false, true) {
 			s.run(func() { s.drain(s.ctx) })
 		}
 	}, func() { p.looked.Store(true) })
-	p.complete = complete
-	return f, complete
+	p.complete = func(d Doc, err error) func() {
+		var v T
+		if err == nil {
+			v = conv(d)
+		}
+		return complete(v, err)
+	}
+	return f
 }
 
 // reject fails p at once, without queueing it, and keeps the failure for
 // Flush to report unless somebody looks at the future: a command that
 // nobody awaited is never dropped silently, even a refused one.
 func (s *Session) reject(p *pending, err error) *future.Future[Doc] {
-	f, complete := s.promise(p)
+	return rejectAs(s, p, func(d Doc) Doc { return d }, err)
+}
+
+func rejectAs[T any](s *Session, p *pending, conv func(Doc) T, err error) *future.Future[T] {
+	f := promiseAs(s, p, conv)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rejectLocked(p, complete, err)
+	s.rejectLocked(p, err)
 	return f
 }
 
-// rejectLocked is reject; the caller holds s.mu.
-func (s *Session) rejectLocked(p *pending, complete func(Doc, error) func(), err error) {
+// rejectLocked fails p with err; the caller holds s.mu.
+func (s *Session) rejectLocked(p *pending, err error) {
 	p.err = fmt.Errorf("session: %w", err)
 	s.unheard = append(s.unheard, p)
-	complete(nil, p.err)() // no continuation can be registered yet: nothing runs under s.mu
+	p.complete(nil, p.err)() // no continuation can be registered yet: nothing runs under s.mu
 }
 
 // run runs a flush on a new goroutine. (Not on a bounded pool: a

@@ -154,3 +154,79 @@ func TestGoneSessionClearsTheCookie(t *testing.T) {
 		t.Fatalf("cookie action %v for a session found gone, want CookieClear", a)
 	}
 }
+
+// failingApply is a real store whose Apply fails, after a pause.
+type failingApply struct {
+	session.Store
+	pause time.Duration
+}
+
+func (f failingApply) Apply(context.Context, string, session.Update) (session.Doc, error) {
+	time.Sleep(f.pause)
+	return nil, errors.New("apply: store down")
+}
+
+// Failures of entries whose futures the library wraps (Take, Login,
+// Destroy, Regenerate) are reported when nobody awaited them.
+func TestUnawaitedTakeAndLoginFailuresAreReported(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s, _ := session.New(ctx, st, session.Options{})
+	s.Login("")
+	if err := s.Flush(ctx); !errors.Is(err, session.ErrInvalidValue) {
+		t.Fatalf("an unawaited Login(\"\"): Flush = %v, want ErrInvalidValue", err)
+	}
+	stored := stored(t, st)
+	if _, err := stored.Set("a", 1).Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := session.Attach(ctx, failingApply{Store: st}, stored.Token(), session.Options{MaxAge: time.Hour})
+	a.Take("a")
+	if err := a.Flush(ctx); err == nil {
+		t.Fatal("an unawaited Take that failed: Flush reported nothing")
+	}
+}
+
+// A Flush that runs while another flush of the session is settling still
+// reports that flush's failures.
+func TestFlushReportsFailuresOfAConcurrentFlush(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s0 := stored(t, st)
+	missed := 0
+	for range 100 {
+		s, _ := session.Attach(ctx, failingApply{Store: st, pause: 2 * time.Millisecond}, s0.Token(), session.Options{MaxAge: time.Hour})
+		for j := range 50 {
+			s.Set(fmt.Sprintf("k%d", j), 1) // nobody awaits these
+		}
+		short, cancel := context.WithTimeout(ctx, time.Millisecond)
+		s.Set("b", 2).Await(short) // gives up; its flush goes on
+		cancel()
+		if err := s.Flush(ctx); err == nil {
+			missed++
+		}
+	}
+	if missed > 0 {
+		t.Fatalf("%d of 100 Flushes reported nothing though 50 unawaited commands failed", missed)
+	}
+}
+
+// The expiry correction of an attached write never stores a new session
+// after a Destroy.
+func TestExpiryCorrectionAfterDestroyStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s, _ := session.New(ctx, st, session.Options{})
+	if _, err := s.SetMaxAge(time.Hour).Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := session.Attach(ctx, st, s.Token(), session.Options{})
+	a.Set("a", 1)
+	a.Destroy()
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if act, _ := a.Cookie(); act != session.CookieClear || !a.IsNew() {
+		t.Fatalf("after Set+Destroy: cookie action %v, IsNew %v: a new session was stored", act, a.IsNew())
+	}
+}
