@@ -161,6 +161,11 @@ func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pip
 	for k, cl := range sent {
 		op := ops[cl.i]
 		doc, err := pipelineResult(pl, c, op.ID)
+		var own *opError
+		if errors.As(err, &own) { // this op's answer did not decode; the others are fine
+			res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, own.err)
+			continue
+		}
 		if err != nil {
 			var pgErr *pgconn.PgError
 			if !errors.As(err, &pgErr) { // the connection failed: no more results
@@ -197,7 +202,10 @@ func pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string) (session.Doc, e
 	}
 	var pgErr *pgconn.PgError
 	if err != nil && !errors.As(err, &pgErr) {
-		return nil, err
+		if unavailable(err) {
+			return nil, err
+		}
+		err = &opError{err} // a decode error of this answer: read its Sync, go on
 	}
 	// After the statement (or its error) comes its Sync.
 	r, syncErr := pl.GetResults()
@@ -209,3 +217,10 @@ func pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string) (session.Doc, e
 	}
 	return doc, err
 }
+
+// opError is an error of one op of a pipeline that leaves the connection
+// and the other ops' results as they are: its answer did not decode.
+type opError struct{ err error }
+
+func (e *opError) Error() string { return e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
