@@ -3,20 +3,15 @@ package redis
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/atomicsession/atomicsession/internal/faultapp"
 	"github.com/atomicsession/atomicsession/internal/testenv"
-	"github.com/atomicsession/atomicsession/middleware"
 	"github.com/atomicsession/atomicsession/session"
 )
 
@@ -180,89 +175,6 @@ func TestApplyMultiNoScript(t *testing.T) {
 	}
 }
 
-// batchApp is the handler of the batching tests: read "name", increment "n",
-// in one round trip (Attach, Fetch with the command).
-func batchApp() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sess, err := middleware.Attach(r)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		f := sess.Fetch("name")
-		sess.Inc("n", 1)
-		if _, err := f.Await(r.Context()); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-	})
-}
-
-var batchKey = [][]byte{[]byte("0123456789abcdef0123456789abcdef-batch")}
-
-// loadClients starts a server for st with batching on or off, makes one
-// session per client, and returns a function that sends, from every client
-// at once, requests until each has sent n (n > 0) or until d has passed
-// (n == 0), and returns how many were sent.
-func loadClients(t *testing.T, st session.Store, noBatching bool, clients int) func(n int, d time.Duration) int64 {
-	t.Helper()
-	m, err := middleware.New(st, middleware.Options{Keys: batchKey, NoBatching: noBatching})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(m.Handler(batchApp()))
-	t.Cleanup(srv.Close)
-	transport := &http.Transport{MaxIdleConnsPerHost: clients}
-	t.Cleanup(transport.CloseIdleConnections)
-	hc := &http.Client{Transport: transport}
-	send := func(cookie *http.Cookie) (*http.Cookie, error) {
-		req, _ := http.NewRequest("POST", srv.URL+"/", nil)
-		if cookie != nil {
-			req.AddCookie(cookie)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: %s", resp.Status, body)
-		}
-		if cs := resp.Cookies(); len(cs) == 1 {
-			return cs[0], nil
-		}
-		return cookie, nil
-	}
-	cookies := make([]*http.Cookie, clients)
-	for i := range cookies {
-		c, err := send(nil)
-		if err != nil || c == nil {
-			t.Fatalf("new session: %v, %v", c, err)
-		}
-		cookies[i] = c
-	}
-	return func(n int, d time.Duration) int64 {
-		var total atomic.Int64
-		var wg sync.WaitGroup
-		end := time.Now().Add(d)
-		for i := range clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := 0; n == 0 && time.Now().Before(end) || j < n; j++ {
-					if _, err := send(cookies[i]); err != nil {
-						t.Error(err)
-						return
-					}
-					total.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		return total.Load()
-	}
-}
-
 // TestHTTPBatchingAcrossRequests: 32 clients, each on its own session, send
 // 40 read-and-increment requests each at once through the middleware. Every
 // increment counts, and concurrent requests share pipelines: fewer round
@@ -270,7 +182,7 @@ func loadClients(t *testing.T, st session.Store, noBatching bool, clients int) f
 func TestHTTPBatchingAcrossRequests(t *testing.T) {
 	const clients, each = 32, 40
 	s, w := countingStore(t)
-	run := loadClients(t, s, false, clients)
+	run := faultapp.LoadClients(t, s, false, clients)
 	var sent int64
 	_, _, trips := w.measure(func() { sent = run(each, 0) })
 	if sent != clients*each {
@@ -310,7 +222,7 @@ func TestBatchingThroughput(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		s, _ := newStore(t)
 		st := session.Store(s)
-		runs[off] = loadClients(t, st, off, clients)
+		runs[off] = faultapp.LoadClients(t, st, off, clients)
 		runs[off](0, 200*time.Millisecond) // warm up
 	}
 	// Alternate on and off, in rounds short against the machine's noise,

@@ -1,6 +1,7 @@
-// Package faultapp is the application the fault tests of every store run
-// under load: a session counter behind the middleware, and a one-request
-// client for it. It lives apart from internal/testenv, which the store
+// Package faultapp holds the applications that the fault and batching tests
+// of every store run under load: a session counter behind the middleware,
+// a one-request client for it, and a read-and-increment app with a load of
+// concurrent clients. It lives apart from internal/testenv, which the store
 // packages' tests import and which must not import the middleware.
 package faultapp
 
@@ -11,7 +12,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/atomicsession/atomicsession/internal/testenv"
 	"github.com/atomicsession/atomicsession/middleware"
@@ -85,4 +89,88 @@ func Do(h http.Handler, method, path, cookie string) (code int, body, setCookie,
 		}
 	}
 	return w.Code, strings.TrimSpace(w.Body.String()), setCookie, w.Header().Get(testenv.SessionErrorHeader)
+}
+
+// BatchApp is the handler of the batching tests: read "name", increment
+// "n", in one round trip (Attach, Fetch with the command).
+func BatchApp() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := middleware.Attach(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		f := sess.Fetch("name")
+		sess.Inc("n", 1)
+		if _, err := f.Await(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+}
+
+// batchKey signs the cookies of the batching tests.
+var batchKey = [][]byte{[]byte("0123456789abcdef0123456789abcdef-batch")}
+
+// LoadClients starts a server for st with batching on or off, makes one
+// session per client, and returns a function that sends, from every client
+// at once, requests until each has sent n (n > 0) or until d has passed
+// (n == 0), and returns how many were sent.
+func LoadClients(t *testing.T, st session.Store, noBatching bool, clients int) func(n int, d time.Duration) int64 {
+	t.Helper()
+	m, err := middleware.New(st, middleware.Options{Keys: batchKey, NoBatching: noBatching})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler(BatchApp()))
+	t.Cleanup(srv.Close)
+	transport := &http.Transport{MaxIdleConnsPerHost: clients}
+	t.Cleanup(transport.CloseIdleConnections)
+	hc := &http.Client{Transport: transport}
+	send := func(cookie *http.Cookie) (*http.Cookie, error) {
+		req, _ := http.NewRequest("POST", srv.URL+"/", nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s: %s", resp.Status, body)
+		}
+		if cs := resp.Cookies(); len(cs) == 1 {
+			return cs[0], nil
+		}
+		return cookie, nil
+	}
+	cookies := make([]*http.Cookie, clients)
+	for i := range cookies {
+		c, err := send(nil)
+		if err != nil || c == nil {
+			t.Fatalf("new session: %v, %v", c, err)
+		}
+		cookies[i] = c
+	}
+	return func(n int, d time.Duration) int64 {
+		var total atomic.Int64
+		var wg sync.WaitGroup
+		end := time.Now().Add(d)
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; n == 0 && time.Now().Before(end) || j < n; j++ {
+					if _, err := send(cookies[i]); err != nil {
+						t.Error(err)
+						return
+					}
+					total.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		return total.Load()
+	}
 }
