@@ -80,17 +80,22 @@ const (
 	libAtomic = "atomicsession"
 	// libAtomicFast is atomicsession on its fast path (Attach + Fetch).
 	libAtomicFast = "atomicsession, Attach"
-	libSCS        = "SCS v2.9.0"
-	libGorilla    = "gorilla v1.4.0"
-	libRaw        = "raw store"
+	// libAtomicUnbatched is the fast path with batching across requests
+	// turned off (middleware.Options.NoBatching): each request's batch is
+	// a store call of its own.
+	libAtomicUnbatched = "atomicsession, Attach, unbatched"
+	libSCS             = "SCS v2.9.0"
+	libGorilla         = "gorilla v1.4.0"
+	libRaw             = "raw store"
 )
 
 var (
-	atomicLib  = library{Name: libAtomic, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicApp}
-	atomicFast = library{Name: libAtomicFast, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicFastApp}
-	scsLib     = library{Name: libSCS, Cookie: scsCookie, NeedsStore: true, newApp: scsApp}
-	gorillaLib = library{Name: libGorilla, Cookie: gorillaCookie, newApp: gorillaApp}
-	rawLib     = library{Name: libRaw, Cookie: rawCookie, NeedsStore: true, newApp: rawApp}
+	atomicLib       = library{Name: libAtomic, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicApp}
+	atomicFast      = library{Name: libAtomicFast, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicFastApp}
+	atomicUnbatched = library{Name: libAtomicUnbatched, Cookie: middleware.DefaultCookieName, NeedsStore: true, newApp: atomicUnbatchedApp}
+	scsLib          = library{Name: libSCS, Cookie: scsCookie, NeedsStore: true, newApp: scsApp}
+	gorillaLib      = library{Name: libGorilla, Cookie: gorillaCookie, newApp: gorillaApp}
+	rawLib          = library{Name: libRaw, Cookie: rawCookie, NeedsStore: true, newApp: rawApp}
 )
 
 // blobs caches blob's values by size.
@@ -139,7 +144,7 @@ type atomicFn func(ctx context.Context, s *session.Session, r *http.Request, rea
 
 // atomicApp is atomicsession as the README teaches it first: the handler
 // loads the keys it reads (middleware.Session(r, keys...)), then writes.
-func atomicApp(c *storeConn) (http.Handler, error) { return newAtomicApp(c, false) }
+func atomicApp(c *storeConn) (http.Handler, error) { return newAtomicApp(c, false, true) }
 
 // atomicFastApp is atomicsession's fast path: the handler attaches the
 // session without loading it (middleware.Attach) and queues a Fetch of
@@ -148,17 +153,27 @@ func atomicFastApp(c *storeConn) (http.Handler, error) {
 	if !hasAttach {
 		return nil, notRun{errors.New("this build of the library has no middleware.Attach")}
 	}
-	return newAtomicApp(c, true)
+	return newAtomicApp(c, true, true)
 }
 
-func newAtomicApp(c *storeConn, fast bool) (http.Handler, error) {
+// atomicUnbatchedApp is the fast path without batching across requests:
+// the row that shows what batching is worth.
+func atomicUnbatchedApp(c *storeConn) (http.Handler, error) {
+	if !hasAttach {
+		return nil, notRun{errors.New("this build of the library has no middleware.Attach")}
+	}
+	return newAtomicApp(c, true, false)
+}
+
+func newAtomicApp(c *storeConn, fast, batching bool) (http.Handler, error) {
 	if c.atomic == nil {
 		return nil, c.atomicErr
 	}
 	m, err := middleware.New(c.atomic, middleware.Options{
-		Keys:   [][]byte{signingKey},
-		Secure: middleware.SecureNever,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keys:       [][]byte{signingKey},
+		Secure:     middleware.SecureNever,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		NoBatching: !batching,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("atomicsession middleware: %w", err)

@@ -52,8 +52,11 @@ type storeConn struct {
 	raw       rawStore // nil for process memory
 	// wal returns the server's WAL insert position in bytes (PostgreSQL
 	// only; nil elsewhere).
-	wal   func(ctx context.Context) (int64, error)
-	close func() error
+	wal func(ctx context.Context) (int64, error)
+	// commands returns the commands the server has run so far (Redis
+	// only; nil elsewhere), read on a connection of its own.
+	commands func(ctx context.Context) (serverCommands, error)
+	close    func() error
 }
 
 // Close disconnects the client.
@@ -130,6 +133,7 @@ func connectRedis(ctx context.Context, addr, prefix string) (*storeConn, error) 
 		_ = client.Close()
 		return nil, fmt.Errorf("ping redis at %s: %w", addr, err)
 	}
+	admin := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 1})
 	dial := wireDialer(t)
 	pool := &redigo.Pool{
 		// As many idle connections as go-redis keeps, so that neither
@@ -150,7 +154,10 @@ func connectRedis(ctx context.Context, addr, prefix string) (*storeConn, error) 
 		atomic:  redisstore.NewStore(client, redisstore.WithPrefix(prefix+"atomicsession:")),
 		scs:     scsredisstore.NewWithPrefix(pool, prefix+"scs:"),
 		raw:     &rawRedis{client: client, prefix: prefix + "raw:"},
-		close:   func() error { return errors.Join(client.Close(), pool.Close()) },
+		commands: func(ctx context.Context) (serverCommands, error) {
+			return redisServerCommands(ctx, admin)
+		},
+		close: func() error { return errors.Join(client.Close(), pool.Close(), admin.Close()) },
 	}, nil
 }
 

@@ -278,4 +278,31 @@ func TestFlags(t *testing.T) {
 	if _, err := parseFlags([]string{"-soak", "-1s"}, io.Discard); err == nil {
 		t.Error("-soak -1s: no error")
 	}
+	if _, err := parseFlags([]string{"-stores", "redis,mysql"}, io.Discard); err == nil {
+		t.Error("-stores with an unknown store: no error")
+	}
+	o, err = parseFlags([]string{"-stores", "redis"}, io.Discard)
+	if err != nil || !o.wantStore("redis") || o.wantStore("postgres") || o.wantStore("mongo") {
+		t.Errorf("-stores redis: got %v, %v", o.Stores, err)
+	}
+	if o, _ := parseFlags(nil, io.Discard); !o.wantStore("mongo") {
+		t.Error("no -stores: mongo not selected")
+	}
+}
+
+func TestParseCommandStats(t *testing.T) {
+	text := "# Commandstats\r\ncmdstat_evalsha:calls=4,usec=40,usec_per_call=10.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_hmget:calls=3,usec=3\r\ncmdstat_info:calls=9,usec=1\r\ncmdstat_client|setinfo:calls=2,usec=1\r\n"
+	after, err := parseCommandStats(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := serverCommands{"evalsha": 2, "hmget": 3}
+	d := after.minus(before)
+	if d.total() != 2 || d["evalsha"] != 2 {
+		t.Errorf("minus: got %v, want evalsha 2 only (hmget unchanged; info and client set-up left out)", d)
+	}
+	if got := (serverCommands{"evalsha": 4, "hget": 8}).perRequest(4); got != "hget 2 · evalsha 1" {
+		t.Errorf("perRequest: got %q", got)
+	}
 }

@@ -163,9 +163,11 @@ func depVersions() []string {
 	return append(out, "atomicsession (this repository)")
 }
 
-// startBackends starts FerretDB and, when it is installed, redis-server,
-// and returns their backends, Redis first. stop stops both.
-func startBackends(ctx context.Context, stderr io.Writer) (environment, []backend, func(), error) {
+// startBackends starts redis-server and PostgreSQL, when they are
+// installed, and FerretDB, and returns their backends in that order; want
+// says which of them to start, by key ("redis", "postgres", "mongo"). stop
+// stops them.
+func startBackends(ctx context.Context, stderr io.Writer, want func(key string) bool) (environment, []backend, func(), error) {
 	env := newEnvironment()
 	var backends []backend
 	var stops []func()
@@ -174,8 +176,13 @@ func startBackends(ctx context.Context, stderr io.Writer) (environment, []backen
 			stops[i]()
 		}
 	}
-	rs, err := startRedis()
+	var rs *redisServer
+	err := errSkipped
+	if want("redis") {
+		rs, err = startRedis()
+	}
 	switch {
+	case errors.Is(err, errSkipped):
 	case errors.Is(err, errNoRedis):
 		fmt.Fprintln(stderr, "bench: "+err.Error()+": skipping the Redis rows")
 	case err != nil:
@@ -185,8 +192,13 @@ func startBackends(ctx context.Context, stderr io.Writer) (environment, []backen
 		env.Redis = rs.Version
 		backends = append(backends, redisBackend(rs.Addr, "Redis "+rs.Version))
 	}
-	ps, err := startPostgres(ctx)
+	var ps *pgServer
+	err = errSkipped
+	if want("postgres") {
+		ps, err = startPostgres(ctx)
+	}
 	switch {
+	case errors.Is(err, errSkipped):
 	case errors.Is(err, errNoPostgres):
 		fmt.Fprintln(stderr, "bench: "+err.Error()+": skipping the PostgreSQL rows")
 	case err != nil:
@@ -203,6 +215,9 @@ func startBackends(ctx context.Context, stderr io.Writer) (environment, []backen
 		env.PG = ps.Version
 		backends = append(backends, pgBackend(admin, ps.URL(), "PostgreSQL "+shortVersion(ps.Version)))
 	}
+	if !want("mongo") {
+		return env, backends, stop, nil
+	}
 	fs, err := startFerret(ctx)
 	if err != nil {
 		stop()
@@ -218,6 +233,9 @@ func startBackends(ctx context.Context, stderr io.Writer) (environment, []backen
 		"note: every client of FerretDB, for both libraries, has maxPoolSize=%d: FerretDB 1.x applies update operators as read-modify-write without a lock across connections, so concurrent updates of one document from two connections can be lost by the server itself. With one connection the server serializes them.", mongoPoolSize))
 	return env, backends, stop, nil
 }
+
+// errSkipped is the start-up error of a server that -stores left out.
+var errSkipped = errors.New("not selected by -stores")
 
 // shortVersion returns the first word of a server version: "15.14".
 func shortVersion(v string) string {

@@ -72,7 +72,7 @@ var storeLibs = []library{atomicLib, scsLib}
 
 // tputLibs are the rows of each store and scenario in the throughput
 // table, in the order they run.
-var tputLibs = []library{scsLib, atomicLib, atomicFast, rawLib}
+var tputLibs = []library{scsLib, atomicLib, atomicFast, atomicUnbatched, rawLib}
 
 const cookieOnly = "cookie only (no store)"
 

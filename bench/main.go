@@ -9,6 +9,7 @@
 //	cd bench && go run . -quick       # everything in under a minute
 //	cd bench && go run . -out ../docs # also write docs/benchmarks.svg and docs/benchmarks-results.md
 //	cd bench && go run . -soak 60s    # the soak: the example's routes for 60 s per store
+//	cd bench && go run . -quick -only throughput -stores redis # one scenario, one store
 //
 // It starts the servers it needs and stops them: an embedded FerretDB
 // (MongoDB wire protocol, SQLite backend) in a temporary directory, a
@@ -40,7 +41,9 @@ type cmdOptions struct {
 	Quick bool
 	Out   string
 	Only  map[string]bool
-	Soak  time.Duration // > 0: run the soak instead of the benchmark
+	// Stores selects the backends by key; empty selects every one.
+	Stores map[string]bool
+	Soak   time.Duration // > 0: run the soak instead of the benchmark
 }
 
 // scenarios are the names -only accepts, in the order they run.
@@ -50,10 +53,11 @@ func parseFlags(args []string, stderr io.Writer) (cmdOptions, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o cmdOptions
-	var only string
+	var only, stores string
 	fs.BoolVar(&o.Quick, "quick", false, "run everything in under 90 seconds (shorter windows, fewer repetitions)")
 	fs.StringVar(&o.Out, "out", "", "also write benchmarks.svg and benchmarks-results.md into this `directory`")
 	fs.StringVar(&only, "only", "", "run only these comma-separated scenarios: lost, throughput, trips, futures")
+	fs.StringVar(&stores, "stores", "", "run only on these comma-separated stores: redis, postgres, mongo (default all)")
 	fs.DurationVar(&o.Soak, "soak", 0, "instead of the benchmark, run the example's routes at full speed for this `duration` against each store, printing every 10 s")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -66,8 +70,33 @@ func parseFlags(args []string, stderr io.Writer) (cmdOptions, error) {
 	}
 	sel, err := parseOnly(only)
 	o.Only = sel
+	if err != nil {
+		return o, err
+	}
+	o.Stores, err = parseStores(stores)
 	return o, err
 }
+
+// storeKeys are the names -stores accepts.
+var storeKeys = []string{"redis", "postgres", "mongo"}
+
+func parseStores(s string) (map[string]bool, error) {
+	sel := map[string]bool{}
+	for _, n := range splitComma(s) {
+		known := false
+		for _, k := range storeKeys {
+			known = known || k == n
+		}
+		if !known {
+			return nil, fmt.Errorf("-stores: unknown store %q (want some of %v)", n, storeKeys)
+		}
+		sel[n] = true
+	}
+	return sel, nil
+}
+
+// wantStore says whether -stores selects the backend of key.
+func (o cmdOptions) wantStore(key string) bool { return len(o.Stores) == 0 || o.Stores[key] }
 
 func parseOnly(s string) (map[string]bool, error) {
 	sel := map[string]bool{}
@@ -116,7 +145,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if opts.Soak > 0 {
-		if err := runSoak(ctx, opts.Soak, opts.Out, stdout, stderr); err != nil {
+		if err := runSoak(ctx, opts.Soak, opts.Out, opts.wantStore, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}
@@ -141,7 +170,7 @@ func runBench(ctx context.Context, opts cmdOptions, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	env, backends, stopServers, err := startBackends(ctx, stderr)
+	env, backends, stopServers, err := startBackends(ctx, stderr, opts.wantStore)
 	if err != nil {
 		return err
 	}

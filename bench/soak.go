@@ -151,8 +151,8 @@ func (s *soakStats) take() (lat []time.Duration, errs int, firstErr string) {
 // runSoak starts the servers and soaks each store in turn for d. With
 // outDir set it writes the figures into the soak section of
 // outDir/benchmarks.md.
-func runSoak(ctx context.Context, d time.Duration, outDir string, stdout, stderr io.Writer) error {
-	env, backends, stopServers, err := startBackends(ctx, stderr)
+func runSoak(ctx context.Context, d time.Duration, outDir string, want func(string) bool, stdout, stderr io.Writer) error {
+	env, backends, stopServers, err := startBackends(ctx, stderr, want)
 	if err != nil {
 		return err
 	}

@@ -67,13 +67,14 @@ func tputTable(sc scenario, rs []tputResult, cfg config) *table {
 	t := &table{
 		Title: fmt.Sprintf("(%s) Throughput and latency: %s, %d clients, each with a session of its own", sc.Key, sc.Title, cfg.Tput.Clients),
 		Header: []string{"store", "library", "req/s", "rounds (req/s)", "p50", "p99", "failed",
-			"round trips", "bytes sent", "bytes received", "WAL bytes", "req/s ours/SCS", "req/s ours/raw", "p99 ours/SCS"},
-		Align: "llrrrrrrrrrrrr",
+			"round trips", "server cmds", "bytes sent", "bytes received", "WAL bytes", "req/s ours/SCS", "req/s ours/raw", "p99 ours/SCS"},
+		Align: "llrrrrrrrrrrrrr",
 		Notes: []string{
 			fmt.Sprintf("Each row: %d round(s), each %v of warm-up and %v measured; the rounds run every row of every scenario in turn, so that a change in the machine's load spreads over all rows alike. req/s is the median round; p50 and p99 are over every request of every round. Over HTTP on loopback (httptest servers), one app instance, a new store client per round; the load generator, the app and the servers share the machine's cores.", max(cfg.Tput.Rounds, 1), cfg.Tput.Warmup, cfg.Tput.Duration),
-			"Round trips, bytes sent to and received from the store, and (PostgreSQL) WAL bytes are per request, over every request of the row's rounds, warm-up included; WAL is pg_current_wal_insert_lsn() after minus before, so autovacuum and checkpoints (full-page images) land in it as they would in production.",
+			"Round trips, server commands (Redis: INFO commandstats, commands called by scripts included), bytes sent to and received from the store, and (PostgreSQL) WAL bytes are per request, over every request of the row's rounds, warm-up included; WAL is pg_current_wal_insert_lsn() after minus before, so autovacuum and checkpoints (full-page images) land in it as they would in production. With batching across requests, one round trip carries several requests' store calls: the round trips per request fall below one.",
 			rawMongoNoProjection,
 			"Ratios are atomicsession over SCS, and over the raw store, from this same run: above ×1 req/s and below ×1 p99 favour atomicsession. A req/s ratio is the median of the per-round ratios (round i of one row over round i of the other, measured seconds apart), which machine noise that comes and goes moves less than the ratio of the medians. The raw store is the limit: the least store work for the same request with no session library (Redis: one pipeline of HMGET + HINCRBY + PEXPIRE on a hash per session; PostgreSQL: one UPDATE … RETURNING on a row per session, a column per key; MongoDB: one findOneAndUpdate with a projection), an unsigned session id in the cookie.",
+			"\"" + libAtomicUnbatched + "\" is the fast path with batching across requests turned off (middleware.Options.NoBatching): each request's batch is a store call of its own. Its req/s against the \"" + libAtomicFast + "\" row is what batching is worth on that store.",
 		},
 	}
 	if sc.Size <= cfg.GorillaMaxSize {
@@ -89,7 +90,7 @@ func tputTable(sc scenario, rs []tputResult, cfg config) *table {
 			rounds = append(rounds, count(int64(x+0.5)))
 		}
 		reqRatio, rawRatio, p99Ratio := "", "", ""
-		if r.Library == libAtomic || r.Library == libAtomicFast {
+		if r.Library == libAtomic || r.Library == libAtomicFast || r.Library == libAtomicUnbatched {
 			if s, ok := findTput(rs, libSCS, r.Backend, r.Scenario); ok {
 				reqRatio = ratioOf(rpsRatio(r, s))
 				p99Ratio = ratio(float64(r.P99), float64(s.P99))
@@ -98,7 +99,10 @@ func tputTable(sc scenario, rs []tputResult, cfg config) *table {
 				rawRatio = ratioOf(rpsRatio(r, s))
 			}
 		}
-		trips, sent, recv, wal := "", "", "", ""
+		trips, cmds, sent, recv, wal := "", "", "", "", ""
+		if r.HasCommands {
+			cmds = countf(r.Commands)
+		}
 		if r.Backend != cookieOnly {
 			trips, sent, recv = countf(r.Traffic.Trips), count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5))
 		}
@@ -106,7 +110,7 @@ func tputTable(sc scenario, rs []tputResult, cfg config) *table {
 			wal = count(int64(r.WAL + 0.5))
 		}
 		t.add(r.Backend, r.Library, count(int64(r.RPS()+0.5)), strings.Join(rounds, " "), ms(r.P50), ms(r.P99),
-			strconv.Itoa(r.Failed), trips, sent, recv, wal, reqRatio, rawRatio, p99Ratio)
+			strconv.Itoa(r.Failed), trips, cmds, sent, recv, wal, reqRatio, rawRatio, p99Ratio)
 	}
 	return t
 }
@@ -123,12 +127,13 @@ func findTput(rs []tputResult, lib, backend, sc string) (tputResult, bool) {
 func tripsTable(rs []tripResult) *table {
 	t := &table{
 		Title:  "(e) Store round trips, bytes and WAL per request type, on a session that exists",
-		Header: []string{"store", "session", "request", "library", "round trips", "commands", "bytes sent", "bytes received", "WAL bytes", "Set-Cookie bytes", "sent ours/SCS", "WAL ours/SCS"},
-		Align:  "llllrrrrrrrr",
+		Header: []string{"store", "session", "request", "library", "round trips", "commands", "server commands (Redis)", "bytes sent", "bytes received", "WAL bytes", "Set-Cookie bytes", "sent ours/SCS", "WAL ours/SCS"},
+		Align:  "llllrrlrrrrrr",
 		Notes: []string{
 			"Counted by wrapping each store client: MongoDB with a mongo-driver event.CommandMonitor (command and reply document sizes); go-redis (atomicsession, the raw store) with a Hook (RESP bytes written) and a counting connection (bytes read); SCS's redisstore (redigo) and every PostgreSQL client (pgx) on the connection itself: bytes each way, and a round trip for each burst of writes after a read, with commands counted by a redigo.Conn wrapper and a pgx tracer. Commands are counted as the client sends them (a Redis MULTI … EXEC pipeline is one round trip and counts MULTI and EXEC). Driver handshakes and heartbeats are not counted. WAL bytes: pg_current_wal_insert_lsn() after the request minus before, requests one at a time.",
 			"one write: sets one key without reading; read + 4 commands: reads a key, then a = v, b = v, c += 1, d = \"x\"; read a small key + write one: the request of (a) and (b); read the large key + write one: the request of (c).",
 			"Set-Cookie bytes are what the response sends to the browser; gorilla's session travels there instead of to a store.",
+			"Server commands (Redis) are what the server ran per request, from INFO commandstats before and after each request (read on a connection of its own, and left out): every command a script calls counts, under its own name, besides the EVALSHA that ran the script; connection set-up does not count.",
 		},
 	}
 	for _, r := range rs {
@@ -148,7 +153,7 @@ func tripsTable(rs []tripResult) *table {
 				}
 			}
 		}
-		t.add(r.Backend, sizeName(r.Size), r.Request, r.Library, countf(r.Traffic.Trips), countf(r.Traffic.Cmds),
+		t.add(r.Backend, sizeName(r.Size), r.Request, r.Library, countf(r.Traffic.Trips), countf(r.Traffic.Cmds), r.commandsCell(),
 			count(int64(r.Traffic.Sent+0.5)), count(int64(r.Traffic.Recv+0.5)), wal, count(int64(r.Cookie+0.5)), sentRatio, walRatio)
 	}
 	return t
@@ -289,4 +294,18 @@ func ratioOf(v float64, ok bool) string {
 		return "–"
 	}
 	return "×" + strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// commandsCell formats the server commands per request: their number, then
+// each command's, such as "2: evalsha 1 · hmget 1"; empty without a count.
+func (r tripResult) commandsCell() string {
+	if r.Commands == nil {
+		return ""
+	}
+	n := float64(r.Reps)
+	total := countf(float64(r.Commands.total()) / n)
+	if len(r.Commands) == 0 {
+		return total
+	}
+	return total + ": " + r.Commands.perRequest(n)
 }

@@ -56,8 +56,12 @@ type tputResult struct {
 	// checkpoints) lands in it too.
 	WAL    float64
 	HasWAL bool
-	sent   int             // every request of the run, warm-up and failures included
-	lat    []time.Duration // sorted latencies of the window
+	// Commands is the Redis server commands per request over the same
+	// requests, from INFO commandstats, when HasCommands.
+	Commands    float64
+	HasCommands bool
+	sent        int             // every request of the run, warm-up and failures included
+	lat         []time.Duration // sorted latencies of the window
 }
 
 // RPS returns requests per second: the median of the rounds, or of the
@@ -78,7 +82,7 @@ func combineRounds(rounds []tputResult) tputResult {
 	out := rounds[0]
 	out.Requests, out.Failed, out.Window, out.lat, out.sent = 0, 0, 0, nil, 0
 	var traffic trafficAvg
-	var wal float64
+	var wal, cmds float64
 	for _, r := range rounds {
 		if r.Err != nil {
 			return r
@@ -86,6 +90,7 @@ func combineRounds(rounds []tputResult) tputResult {
 		n := float64(r.sent)
 		traffic = trafficAvg{traffic.Trips + r.Traffic.Trips*n, traffic.Cmds + r.Traffic.Cmds*n, traffic.Sent + r.Traffic.Sent*n, traffic.Recv + r.Traffic.Recv*n}
 		wal += r.WAL * n
+		cmds += r.Commands * n
 		out.sent += r.sent
 		out.Requests += r.Requests
 		out.Failed += r.Failed
@@ -99,6 +104,7 @@ func combineRounds(rounds []tputResult) tputResult {
 	if n := float64(out.sent); n > 0 {
 		out.Traffic = trafficAvg{traffic.Trips / n, traffic.Cmds / n, traffic.Sent / n, traffic.Recv / n}
 		out.WAL = wal / n
+		out.Commands = cmds / n
 	}
 	slices.Sort(out.lat)
 	out.P50, out.P99 = percentile(out.lat, 0.50), percentile(out.lat, 0.99)
@@ -136,6 +142,11 @@ func runThroughput(ctx context.Context, lib library, conn *storeConn, sc scenari
 			res.Err = err
 			return res
 		}
+	}
+	cmds0, err := conn.serverCommands(ctx)
+	if err != nil {
+		res.Err = err
+		return res
 	}
 	sent := make([]int, cfg.Clients)
 	start := time.Now().Add(cfg.Warmup)
@@ -189,6 +200,14 @@ func runThroughput(ctx context.Context, lib library, conn *storeConn, sc scenari
 				return res
 			}
 			res.WAL, res.HasWAL = float64(wal1-wal0)/n, true
+		}
+		if cmds0 != nil {
+			cmds1, err := conn.serverCommands(ctx)
+			if err != nil {
+				res.Err = err
+				return res
+			}
+			res.Commands, res.HasCommands = float64(cmds1.minus(cmds0).total())/n, true
 		}
 	}
 	res.Window = cfg.Duration

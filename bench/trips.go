@@ -43,7 +43,11 @@ type tripResult struct {
 	Cookie  float64 // bytes of Set-Cookie headers in the response
 	WAL     float64 // PostgreSQL WAL bytes per request, when HasWAL
 	HasWAL  bool
-	Err     error
+	// Commands are the commands the server ran for the requests (Redis
+	// only), over Reps requests.
+	Commands serverCommands
+	Reps     int
+	Err      error
 }
 
 // trafficAvg is a traffic count averaged over requests.
@@ -88,6 +92,11 @@ func runTrips(ctx context.Context, lib library, conn *storeConn, size, reps int)
 				}
 			}
 			before := conn.snapshot()
+			cmds0, err := conn.serverCommands(ctx)
+			if err != nil {
+				res.Err = err
+				break
+			}
 			r, err := get(ctx, client, srv.URL, path, box)
 			if err != nil {
 				res.Err = err
@@ -97,6 +106,10 @@ func runTrips(ctx context.Context, lib library, conn *storeConn, size, reps int)
 				continue // the warm-up request
 			}
 			d := conn.snapshot().minus(before)
+			if err := res.addCommands(ctx, conn, cmds0); err != nil {
+				res.Err = err
+				break
+			}
 			if walf != nil {
 				wal1, err := walf(ctx)
 				if err != nil {
@@ -109,6 +122,7 @@ func runTrips(ctx context.Context, lib library, conn *storeConn, size, reps int)
 			cookie += r.CookieSize
 		}
 		n := float64(max(reps, 1))
+		res.Reps = max(reps, 1)
 		res.Traffic = trafficAvg{float64(sum.Trips) / n, float64(sum.Cmds) / n, float64(sum.Sent) / n, float64(sum.Recv) / n}
 		res.Cookie = float64(cookie) / n
 		if walf != nil {
@@ -135,4 +149,32 @@ func (c *storeConn) walFunc() func(context.Context) (int64, error) {
 		return nil
 	}
 	return c.wal
+}
+
+// serverCommands returns the commands c's server has run so far, nil when
+// the server does not count them.
+func (c *storeConn) serverCommands(ctx context.Context) (serverCommands, error) {
+	if c == nil || c.commands == nil {
+		return nil, nil
+	}
+	return c.commands(ctx)
+}
+
+// addCommands adds the commands the server ran since before (nil: the
+// server does not count them) to r.Commands.
+func (r *tripResult) addCommands(ctx context.Context, conn *storeConn, before serverCommands) error {
+	if before == nil {
+		return nil
+	}
+	after, err := conn.serverCommands(ctx)
+	if err != nil {
+		return err
+	}
+	if r.Commands == nil {
+		r.Commands = serverCommands{}
+	}
+	for name, n := range after.minus(before) {
+		r.Commands[name] += n
+	}
+	return nil
 }
