@@ -177,6 +177,10 @@ type request struct {
 	credOnce  sync.Once
 	token     string // the verified token the request came with; "" if none
 	viaHeader bool   // the request carried Options.Header: its cookie is ignored
+	// signed is the cookie value that carried token, when the first key
+	// signed it: the value Sign would give, sent back without signing
+	// again.
+	signed string
 
 	attachOnce sync.Once
 	sess       *session.Session
@@ -203,24 +207,29 @@ func (rs *request) attach() (*session.Session, error) {
 // that fail the signature are treated as absent, with no store query.
 func (rs *request) credential() (token string, viaHeader bool) {
 	rs.credOnce.Do(func() {
-		rs.token, rs.viaHeader = rs.m.credential(rs.r)
+		rs.token, rs.signed, rs.viaHeader = rs.m.credential(rs.r)
 	})
 	return rs.token, rs.viaHeader
 }
 
-func (m *Manager) credential(r *http.Request) (token string, viaHeader bool) {
+// credential returns, besides the token, the cookie value that carried it
+// when the first key signed it ("" otherwise, and for a header token).
+func (m *Manager) credential(r *http.Request) (token, signed string, viaHeader bool) {
 	if m.opts.Header != "" {
 		if v, ok := headerToken(m.opts.Header, r.Header.Get(m.opts.Header)); ok {
 			token, _ = m.keys.Verify(v)
-			return token, true
+			return token, "", true
 		}
 	}
 	for _, c := range r.CookiesNamed(m.opts.CookieName) {
-		if token, ok := m.keys.Verify(c.Value); ok {
-			return token, false
+		if token, key, ok := m.keys.VerifyKey(c.Value); ok {
+			if key == 0 {
+				signed = c.Value
+			}
+			return token, signed, false
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // bearer is the Authorization scheme of header tokens.
@@ -334,7 +343,10 @@ func (rs *request) setToken(h http.Header, sess *session.Session) {
 	case session.CookieKeep:
 		return
 	case session.CookieSet:
-		c.Value = rs.m.keys.Sign(token)
+		c.Value = rs.signed
+		if token != old || c.Value == "" { // a new token, or one an older key signed
+			c.Value = rs.m.keys.Sign(token)
+		}
 		if !o.BrowserSession || sess.MaxAge() != o.MaxAge { // remember me: a lifetime of its own
 			c.Expires = sess.Expires()
 			c.MaxAge = int((sess.MaxAge() + time.Second - 1) / time.Second)

@@ -626,3 +626,54 @@ func TestCSRFRefusesCookielessPostWithoutCreatingASession(t *testing.T) {
 		t.Fatalf("cookieless refused POST: %d store calls, cookies %v; want none", n, resp.Cookies())
 	}
 }
+
+// TestKeyRotationResignsOldCookies rotates the signing keys: a cookie
+// signed by the retiring key still opens its session, and the next write
+// sends it back signed by the new first key, so that the old key can be
+// dropped; a cookie the first key signed comes back unchanged.
+func TestKeyRotationResignsOldCookies(t *testing.T) {
+	st := newMemory(t)
+	oldKey := []byte("an old 32-byte key, to be retired")
+	newKey := []byte("the new 32-byte signing key!!!!!!")
+	before := newClient(t, newManager(t, st, middleware.Options{Keys: [][]byte{oldKey}}).Handler(app()))
+	before.do("POST", "/set", url.Values{"k": {"user"}, "v": {"alice"}})
+	signedOld := before.cookie()
+	if signedOld == "" {
+		t.Fatal("no cookie")
+	}
+
+	after := newClient(t, newManager(t, st, middleware.Options{Keys: [][]byte{newKey, oldKey}}).Handler(app()))
+	after.setCookie(signedOld)
+	if _, body := after.do("POST", "/set", url.Values{"k": {"n"}, "v": {"1"}}); body != "1" {
+		t.Fatalf("write with the old key's cookie: %q", body)
+	}
+	signedNew := after.cookie()
+	token, ok := mustKeyring(t, newKey).Verify(signedNew)
+	if !ok || signedNew == signedOld {
+		t.Fatalf("after a write the cookie is %q: not signed by the new key", signedNew)
+	}
+	if oldToken, _ := mustKeyring(t, oldKey).Verify(signedOld); oldToken != token {
+		t.Fatal("re-signing changed the session token")
+	}
+	resp, _ := after.do("POST", "/set", url.Values{"k": {"n"}, "v": {"2"}})
+	for _, c := range resp.Cookies() {
+		if c.Name == middleware.DefaultCookieName && c.Value != signedNew {
+			t.Errorf("a cookie the first key signed came back changed: %q, want %q", c.Value, signedNew)
+		}
+	}
+
+	onlyNew := newClient(t, newManager(t, st, middleware.Options{Keys: [][]byte{newKey}}).Handler(app()))
+	onlyNew.setCookie(signedNew)
+	if _, body := onlyNew.do("GET", "/get", nil); !strings.Contains(body, `"user":"alice"`) {
+		t.Errorf("with the old key retired, the re-signed cookie reads %s", body)
+	}
+}
+
+func mustKeyring(t *testing.T, keys ...[]byte) *session.Keyring {
+	t.Helper()
+	kr, err := session.NewKeyring(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}

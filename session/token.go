@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"sync"
 )
 
 // TokenBytes is the number of random bytes in a session token: 256 bits.
@@ -53,8 +55,13 @@ func IDOf(token string) string {
 // first key signs, every key verifies. To rotate keys, put the new key first
 // and keep the old ones after it until the cookies they signed have expired,
 // as with Koa's app.keys.
+//
+// A Keyring is safe for concurrent use. It keeps the HMAC state of each
+// key for reuse, so that signing and verifying allocate nothing but their
+// results.
 type Keyring struct {
 	keys [][]byte
+	macs []sync.Pool // of hash.Hash: HMAC-SHA256 under keys[i]
 }
 
 // NewKeyring returns a Keyring for keys. It returns an error if keys is empty
@@ -63,19 +70,22 @@ func NewKeyring(keys ...[]byte) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("new keyring: no signing keys")
 	}
-	kr := &Keyring{keys: make([][]byte, len(keys))}
+	kr := &Keyring{keys: make([][]byte, len(keys)), macs: make([]sync.Pool, len(keys))}
 	for i, k := range keys {
 		if len(k) < MinKeyLen {
 			return nil, fmt.Errorf("new keyring: key %d is %d bytes, want at least %d", i, len(k), MinKeyLen)
 		}
-		kr.keys[i] = append([]byte(nil), k...)
+		key := append([]byte(nil), k...)
+		kr.keys[i] = key
+		kr.macs[i].New = func() any { return hmac.New(sha256.New, key) }
 	}
 	return kr, nil
 }
 
 // Sign returns token + "." + base64url(HMAC-SHA256(first key, token)).
 func (kr *Keyring) Sign(token string) string {
-	return token + "." + b64.EncodeToString(mac(kr.keys[0], token))
+	sum := kr.mac(0, token)
+	return token + "." + b64.EncodeToString(sum[:])
 }
 
 // Verify returns the token inside a signed value, and whether any key of the
@@ -83,28 +93,45 @@ func (kr *Keyring) Sign(token string) string {
 // something other than a token are rejected without computing any HMAC
 // beyond the first failing check. Verify compares MACs in constant time.
 func (kr *Keyring) Verify(value string) (token string, ok bool) {
-	if len(value) != tokenLen+1+macLen || value[tokenLen] != '.' {
-		return "", false
-	}
-	token, sig := value[:tokenLen], value[tokenLen+1:]
-	want, err := b64.DecodeString(sig)
-	if err != nil {
-		return "", false
-	}
-	if raw, err := b64.DecodeString(token); err != nil || len(raw) != TokenBytes {
-		return "", false
-	}
-	for _, k := range kr.keys {
-		if hmac.Equal(mac(k, token), want) {
-			return token, true
-		}
-	}
-	return "", false
+	token, _, ok = kr.VerifyKey(value)
+	return token, ok
 }
 
-func mac(key []byte, token string) []byte {
-	h := hmac.New(sha256.New, key)
+// VerifyKey is Verify that also returns which key signed value: its index
+// in the keys given to NewKeyring, 0 for the first, the one Sign uses. A
+// value signed by the first key is what Sign would return for its token,
+// so it can be sent back as it came; one signed by an older key should be
+// signed again (Sign), so that the old key can be retired.
+func (kr *Keyring) VerifyKey(value string) (token string, key int, ok bool) {
+	if len(value) != tokenLen+1+macLen || value[tokenLen] != '.' {
+		return "", 0, false
+	}
+	token, sig := value[:tokenLen], value[tokenLen+1:]
+	var want [sha256.Size]byte
+	if n, err := b64.Decode(want[:], []byte(sig)); err != nil || n != len(want) {
+		return "", 0, false
+	}
+	var raw [TokenBytes]byte
+	if n, err := b64.Decode(raw[:], []byte(token)); err != nil || n != TokenBytes {
+		return "", 0, false
+	}
+	for i := range kr.keys {
+		sum := kr.mac(i, token)
+		if hmac.Equal(sum[:], want[:]) {
+			return token, i, true
+		}
+	}
+	return "", 0, false
+}
+
+// mac returns HMAC-SHA256(keys[i], "atomicsession.v1:" + token).
+func (kr *Keyring) mac(i int, token string) [sha256.Size]byte {
+	h := kr.macs[i].Get().(hash.Hash)
+	h.Reset()
 	h.Write([]byte("atomicsession.v1:"))
 	h.Write([]byte(token))
-	return h.Sum(nil)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	kr.macs[i].Put(h)
+	return sum
 }

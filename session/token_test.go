@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -68,6 +69,38 @@ func TestKeyringSignVerifyAndRotation(t *testing.T) {
 	if got, ok := onlyNew.Verify(signedNew); !ok || got != tok {
 		t.Fatal("signed value did not verify")
 	}
+	if got, key, ok := newRing.VerifyKey(signedOld); !ok || got != tok || key != 1 {
+		t.Errorf("VerifyKey(old key's value) = %q, %d, %v; want the token, key 1", got, key, ok)
+	}
+	if got, key, ok := newRing.VerifyKey(signedNew); !ok || got != tok || key != 0 {
+		t.Errorf("VerifyKey(first key's value) = %q, %d, %v; want the token, key 0", got, key, ok)
+	}
+}
+
+// TestKeyringConcurrentUse signs and verifies from many goroutines at once:
+// the reused HMAC states must never mix (run with -race).
+func TestKeyringConcurrentUse(t *testing.T) {
+	kr, _ := NewKeyring(testKey('n'), testKey('o'))
+	old, _ := NewKeyring(testKey('o'))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				tok, _ := NewToken()
+				if got, ok := kr.Verify(kr.Sign(tok)); !ok || got != tok {
+					t.Error("a signed value did not verify")
+					return
+				}
+				if _, key, ok := kr.VerifyKey(old.Sign(tok)); !ok || key != 1 {
+					t.Error("the old key's value did not verify as key 1")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestKeyringVerifyRefusesForgeries(t *testing.T) {
