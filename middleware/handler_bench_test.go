@@ -41,7 +41,9 @@ func benchHandler(b *testing.B, attach bool) {
 		ctx := r.Context()
 		var s *session.Session
 		var err error
-		var fetched interface{ Await(context.Context) (session.Doc, error) }
+		var fetched interface {
+			Await(context.Context) (session.Doc, error)
+		}
 		if attach {
 			s, err = middleware.Attach(r)
 			if err == nil {
