@@ -38,6 +38,8 @@ func libColor(lib string) string {
 		return "#60a5fa"
 	case libAtomicFast:
 		return "#1d4ed8"
+	case libAtomicUnbatched:
+		return "#93c5fd"
 	case libSCS:
 		return "#f59e0b"
 	case libRaw:
