@@ -25,7 +25,11 @@
 // also reads back the reserved fields, the top-level keys its commands
 // touched and the keys it fetches, and returns them: never the rest of the
 // session. No script ever decodes a user value: Lua's cjson would rewrite
-// numbers to 14 significant digits and empty arrays to {}.
+// numbers to 14 significant digits and empty arrays to {}. A fetched key
+// that the Store has seen hold more than 4 KB is read by HMGET (HGETALL for
+// FetchAll) after the script, in one MULTI/EXEC with it, still one round
+// trip: a value a script reads becomes a Lua string, which costs Redis
+// more than the rest of the step for a 64 KB value.
 //
 //   - Set, Unset, Take, integer Inc and Push of top-level keys run in the
 //     script itself (HSET, HDEL, HGET then HDEL, HINCRBY, and Push

@@ -62,8 +62,13 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 			continue
 		}
 		touched := session.TouchedKeys(u.Commands)
-		c := &call{i: i, st: step{id: id, u: u, exp: u.Expires.UnixMilli(), touched: touched}, native: native}
-		c.st.names = readList(touched, u.Fetch)
+		c := &call{i: i, st: s.newStep(id, u, touched), native: native}
+		if c.st.tx() {
+			// A transaction cannot go in this pipeline (MULTI has no key
+			// for a Cluster to route): Apply sends it, concurrently.
+			solo = append(solo, i)
+			continue
+		}
 		if native {
 			c.args = s.applyArgs(&c.st, "", nil, nops)
 			calls = append(calls, c)
