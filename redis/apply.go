@@ -169,7 +169,9 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 		if !native {
 			continue
 		}
-		if strings.IndexByte(c.Path, '.') >= 0 {
+		if strings.IndexByte(c.Path, '.') >= 0 || repeats(cmds[:i], c.Path) {
+			// applyScript takes one operation per field (Updates never
+			// hold two on one key; Go applies them if one does).
 			native = false
 			continue
 		}
@@ -209,6 +211,16 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 		ops = nil
 	}
 	return ops, native, nil
+}
+
+// repeats reports whether a command of cmds has path p.
+func repeats(cmds []session.Command, p string) bool {
+	for _, c := range cmds {
+		if c.Path == p {
+			return true
+		}
+	}
+	return false
 }
 
 // applyInGo is the general path: apply the commands in Go to the touched

@@ -104,9 +104,15 @@ func formatCounts(m map[string]int) string {
 func TestCommandsPerCall(t *testing.T) {
 	s, cc := newCommandCounter(t)
 	m := newMeta(t)
-	cmds := []session.Command{set("user", "alice"), set("n", int64(0)), set("blob", strings.Repeat("x", 1000))}
-	if _, err := s.Create(ctx, m, session.Update{Commands: cmds}); err != nil {
+	cmds := []session.Command{set("user", "alice"), set("n", int64(0)), set("blob", strings.Repeat("x", 1000)), set("big", strings.Repeat("x", 64<<10))}
+	var err error
+	got, total := cc.measure(t, func() { _, err = s.Create(ctx, m, session.Update{Commands: cmds}) })
+	if err != nil {
 		t.Fatal(err)
+	}
+	t.Logf("Create of 4 keys: %d commands: %s", total, formatCounts(got))
+	if total != 5 { // EVALSHA, HGET, DEL, HSET, PEXPIREAT
+		t.Errorf("Create of 4 keys: %d commands (%s), want 5", total, formatCounts(got))
 	}
 	exp := func() time.Time { return time.Now().Add(time.Hour) }
 	calls := []struct {
@@ -117,15 +123,23 @@ func TestCommandsPerCall(t *testing.T) {
 		{"Apply{Fetch: [user], Set seen}", func() error {
 			_, err := s.Apply(ctx, m.ID, session.Update{Commands: []session.Command{set("seen", int64(1))}, Expires: exp(), Fetch: []string{"user"}})
 			return err
-		}, 0},
+		}, 4}, // EVALSHA, and in the script HMGET, HSET, PEXPIREAT
 		{"Load(user)", func() error {
 			_, err := s.Load(ctx, m.ID, []string{"user"})
 			return err
-		}, 0},
+		}, 1}, // HMGET
 		{"Apply{Set seen}", func() error {
 			_, err := s.Apply(ctx, m.ID, session.Update{Commands: []session.Command{set("seen", int64(2))}, Expires: exp()})
 			return err
-		}, 0},
+		}, 4}, // EVALSHA, HMGET, HSET, PEXPIREAT
+		{"Apply{Inc n}", func() error {
+			_, err := s.Apply(ctx, m.ID, session.Update{Commands: []session.Command{inc("n", int64(1))}, Expires: exp()})
+			return err
+		}, 5}, // EVALSHA, HMGET, HSET ($expires), HINCRBY, PEXPIREAT
+		{"Apply{Fetch: [big], Set seen}", func() error {
+			_, err := s.Apply(ctx, m.ID, session.Update{Commands: []session.Command{set("seen", int64(3))}, Expires: exp(), Fetch: []string{"big"}})
+			return err
+		}, 7}, // MULTI, EVALSHA, HMGET, HSET, PEXPIREAT, HMGET (big), EXEC
 	}
 	for _, c := range calls {
 		var err error
@@ -134,5 +148,8 @@ func TestCommandsPerCall(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		t.Logf("%s: %d commands: %s", c.name, total, formatCounts(got))
+		if total != c.want {
+			t.Errorf("%s: %d commands (%s), want %d", c.name, total, formatCounts(got), c.want)
+		}
 	}
 }

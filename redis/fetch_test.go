@@ -2,6 +2,7 @@ package redis
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,96 @@ func TestApplyMultiLargeFetch(t *testing.T) {
 	}
 	if res[1].Doc["seen"] != int64(2) {
 		t.Errorf("op 1: seen %v", res[1].Doc["seen"])
+	}
+}
+
+// TestApplyScriptManyFields: a native step of more fields than the script
+// passes to one Redis command (it splits its HMGET, HSET and HDEL) gets
+// every one of them right.
+func TestApplyScriptManyFields(t *testing.T) {
+	s, c := newStore(t)
+	m := create(t, s)
+	const n = 9000 // more than Lua can unpack at once (8000)
+	var cmds []session.Command
+	var fetch []string
+	for i := range n {
+		cmds = append(cmds, set("s"+strconv.Itoa(i), int64(i)))
+		fetch = append(fetch, "f"+strconv.Itoa(i))
+	}
+	if _, err := s.Apply(ctx, m.ID, upd(m.Expires, cmds[:n/2])); err != nil {
+		t.Fatal(err)
+	}
+	cmds = cmds[:0]
+	for i := range n {
+		if i < n/2 {
+			cmds = append(cmds, unset("s"+strconv.Itoa(i)))
+		} else {
+			cmds = append(cmds, set("s"+strconv.Itoa(i), int64(i)))
+		}
+	}
+	if err := c.HSet(ctx, s.Key(m.ID), "f8500", "7").Err(); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := s.Apply(ctx, m.ID, session.Update{Commands: cmds, Expires: m.Expires, Fetch: fetch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		k := "s" + strconv.Itoa(i)
+		v, ok := doc[k]
+		if i < n/2 && ok || i >= n/2 && v != int64(i) {
+			t.Fatalf("result %s = %v, %v", k, v, ok)
+		}
+	}
+	if doc["f8500"] != int64(7) {
+		t.Errorf("result f4000 = %v, want 7", doc["f8500"])
+	}
+	if got := c.HLen(ctx, s.Key(m.ID)).Val(); got != int64(requiredFields+n/2+1) {
+		t.Errorf("hash of %d fields, want %d", got, requiredFields+n/2+1)
+	}
+}
+
+// TestApplyTwoCommandsOnOneKey: the script takes one operation per field;
+// a step with two commands on one key (which the session never sends) is
+// applied in order, by Go.
+func TestApplyTwoCommandsOnOneKey(t *testing.T) {
+	s, c := newStore(t)
+	m := create(t, s)
+	doc, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{unset("a"), set("a", int64(2))}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc["a"] != int64(2) {
+		t.Errorf("result a = %v, want 2", doc["a"])
+	}
+	if got := c.HGet(ctx, s.Key(m.ID), "a").Val(); got != "2" {
+		t.Errorf("stored a = %q, want 2", got)
+	}
+}
+
+// TestApplyIncResultExact: the script works out an Inc's new value from
+// HINCRBY's reply, a Lua number, only below 2^53, where that is exact;
+// above, it reads it back.
+func TestApplyIncResultExact(t *testing.T) {
+	s, _ := newStore(t)
+	m := create(t, s)
+	for _, c := range []struct{ from, by, want int64 }{
+		{0, 9007199254740991, 9007199254740991},
+		{9007199254740991, 1, 9007199254740992},
+		{9007199254740992, 1, 9007199254740993},
+		{-9007199254740993, 1, -9007199254740992},
+		{-5, 5, 0},
+		{999999999999999999, 999999999999999999, 1999999999999999998},
+	} {
+		if _, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("n", c.from)})); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{inc("n", c.by)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc["n"] != c.want {
+			t.Errorf("%d + %d = %v, want %d", c.from, c.by, doc["n"], c.want)
+		}
 	}
 }
