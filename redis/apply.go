@@ -62,8 +62,8 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 	if err != nil {
 		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 	}
-	touched := session.TouchedKeys(u.Commands)
-	st := s.newStep(id, u, touched)
+	st := s.newStep(id, u)
+	touched := st.touched
 	if native {
 		r, err := s.runApply(ctx, &st, "", nil, ops)
 		if err != nil {
@@ -122,17 +122,18 @@ type step struct {
 // transaction costs two commands more (MULTI, EXEC). See BenchmarkFetch.
 const largeValue = 4 << 10
 
-// newStep returns the step of u on session id, whose commands touch the
-// top-level keys touched. A fetched key that the cache knows to hold more
+// newStep returns the step of u on session id. A fetched key that the cache knows to hold more
 // than largeValue bytes goes after the script (see largeValue); so does
 // FetchAll when the values the cache knows of the session add up to more.
 // A value the cache does not know is read by the script: most are small,
 // and the cache then knows it.
-func (s *Store) newStep(id string, u session.Update, touched []string) step {
-	st := step{id: id, u: u, exp: u.Expires.UnixMilli(), touched: touched}
-	st.names = readList(touched, u.Fetch)
+func (s *Store) newStep(id string, u session.Update) step {
+	st := step{id: id, u: u, exp: u.Expires.UnixMilli()}
+	var nTouched int
+	st.names, nTouched = stepNames(u.Commands, u.Fetch)
+	st.touched = st.names[nReserved : nReserved+nTouched : nReserved+nTouched]
 	st.nScript = len(st.names)
-	fetched := st.names[nReserved+len(touched):]
+	fetched := st.names[nReserved+nTouched:]
 	big, total := s.cache.large(id, fetched, largeValue)
 	if big != nil {
 		small := fetched[:0:0]
@@ -150,6 +151,43 @@ func (s *Store) newStep(id string, u session.Update, touched []string) step {
 	}
 	st.allTx = u.FetchAll && total > largeValue
 	return st
+}
+
+// stepNames returns the reserved fields, the distinct top-level keys that
+// cmds touch (as session.TouchedKeys, in one slice with the rest) and then
+// the other keys of fetch (see readList), and how many keys cmds touch.
+func stepNames(cmds []session.Command, fetch []string) ([]string, int) {
+	out := make([]string, 0, nReserved+len(cmds)+len(fetch))
+	out = append(out, reservedFields...)
+	var seen map[string]bool // beyond a few keys, so that time stays linear
+	if len(cmds)+len(fetch) > 16 {
+		seen = make(map[string]bool, len(cmds)+len(fetch))
+	}
+	add := func(k string) {
+		if seen != nil {
+			if seen[k] {
+				return
+			}
+			seen[k] = true
+		} else if contains(out[nReserved:], k) {
+			return
+		}
+		out = append(out, k)
+	}
+	for _, c := range cmds {
+		add(c.Top())
+		if c.Op == session.OpRename {
+			to, _, _ := strings.Cut(c.To, ".")
+			add(to)
+		}
+	}
+	n := len(out) - nReserved
+	for _, k := range fetch {
+		if k != "" && k[0] != '$' {
+			add(k)
+		}
+	}
+	return out, n
 }
 
 // tx reports whether the step reads after its script, in a transaction.
@@ -181,7 +219,7 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 			if err != nil {
 				return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
 			}
-			ops = append(ops, "s", c.Path, string(enc))
+			ops = append(ops, "s", c.Path, enc)
 		case session.OpUnset:
 			ops = append(ops, "u", c.Path, "")
 		case session.OpTake:
@@ -202,7 +240,7 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 			if err != nil {
 				return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
 			}
-			ops = append(ops, "p", c.Path, string(enc))
+			ops = append(ops, "p", c.Path, enc)
 		default:
 			native = false
 		}
@@ -457,7 +495,23 @@ func (s *Store) finish(ctx context.Context, st *step, before session.Doc, r appl
 		maxAge := time.Duration(millis(r.vals[posMaxAge])) * time.Millisecond
 		s.reindex(ctx, user, id, indexBound(st.exp, maxAge))
 	}
+	if !hasTake(st.u.Commands) {
+		// after holds the reserved fields, the touched keys and the
+		// fetched ones (or all, for FetchAll): the result already.
+		return after, nil
+	}
 	return st.u.Result(before, after), nil
+}
+
+// hasTake reports whether cmds hold a Take, whose result is its key's
+// value before the step.
+func hasTake(cmds []session.Command) bool {
+	for _, c := range cmds {
+		if c.Op == session.OpTake {
+			return true
+		}
+	}
+	return false
 }
 
 // contains reports whether list holds s.
@@ -491,7 +545,7 @@ func changes(fields []string, olds []any, after session.Doc) (checks, ops []any,
 				return nil, nil, fmt.Errorf("key %q: %w", f, err)
 			}
 			if !had || string(enc) != old {
-				ops = append(ops, "s", f, string(enc))
+				ops = append(ops, "s", f, enc)
 			}
 		case had:
 			ops = append(ops, "u", f, "")
