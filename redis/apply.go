@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/atomicsession/atomicsession/session"
 )
 
@@ -60,9 +62,8 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 	if err != nil {
 		return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 	}
-	touched := session.TouchedKeys(u.Commands)
-	st := step{id: id, u: u, exp: u.Expires.UnixMilli(), touched: touched}
-	st.names = readList(touched, u.Fetch)
+	st := s.newStep(id, u)
+	touched := st.touched
 	if native {
 		r, err := s.runApply(ctx, &st, "", nil, ops)
 		if err != nil {
@@ -105,8 +106,92 @@ type step struct {
 	u       session.Update
 	exp     int64    // the new expires, Unix ms
 	touched []string // the top-level keys the commands touch
-	names   []string // the reserved fields, touched, then the other keys fetched
+	// names are the reserved fields, touched, then the other keys
+	// fetched: first those that applyScript returns, then those read
+	// after it, by HMGET in the same transaction (see newStep).
+	names   []string
+	nScript int  // how many of names applyScript returns
+	allTx   bool // FetchAll: HGETALL after applyScript, in its transaction
 }
+
+// largeValue is the size above which a fetched value is read by HMGET
+// after applyScript, in one MULTI/EXEC transaction with it, rather than by
+// the script. Every value a script reads becomes a Lua string, which costs
+// Redis about 1.3 µs per KB (a 64 KB value about 80 µs, four times the rest
+// of a step), while HMGET sends a value from the hash as it is; the
+// transaction costs two commands more (MULTI, EXEC). See BenchmarkFetch.
+const largeValue = 4 << 10
+
+// newStep returns the step of u on session id. A fetched key that the cache knows to hold more
+// than largeValue bytes goes after the script (see largeValue); so does
+// FetchAll when the values the cache knows of the session add up to more.
+// A value the cache does not know is read by the script: most are small,
+// and the cache then knows it.
+func (s *Store) newStep(id string, u session.Update) step {
+	st := step{id: id, u: u, exp: u.Expires.UnixMilli()}
+	var nTouched int
+	st.names, nTouched = stepNames(u.Commands, u.Fetch)
+	st.touched = st.names[nReserved : nReserved+nTouched : nReserved+nTouched]
+	st.nScript = len(st.names)
+	fetched := st.names[nReserved+nTouched:]
+	big, total := s.cache.large(id, fetched, largeValue)
+	if big != nil {
+		small := fetched[:0:0]
+		var large []string
+		for i, f := range fetched {
+			if big[i] {
+				large = append(large, f)
+			} else {
+				small = append(small, f)
+			}
+		}
+		copy(fetched, small)
+		copy(fetched[len(small):], large)
+		st.nScript -= len(large)
+	}
+	st.allTx = u.FetchAll && total > largeValue
+	return st
+}
+
+// stepNames returns the reserved fields, the distinct top-level keys that
+// cmds touch (as session.TouchedKeys, in one slice with the rest) and then
+// the other keys of fetch (see readList), and how many keys cmds touch.
+func stepNames(cmds []session.Command, fetch []string) ([]string, int) {
+	out := make([]string, 0, nReserved+len(cmds)+len(fetch))
+	out = append(out, reservedFields...)
+	var seen map[string]bool // beyond a few keys, so that time stays linear
+	if len(cmds)+len(fetch) > 16 {
+		seen = make(map[string]bool, len(cmds)+len(fetch))
+	}
+	add := func(k string) {
+		if seen != nil {
+			if seen[k] {
+				return
+			}
+			seen[k] = true
+		} else if contains(out[nReserved:], k) {
+			return
+		}
+		out = append(out, k)
+	}
+	for _, c := range cmds {
+		add(c.Top())
+		if c.Op == session.OpRename {
+			to, _, _ := strings.Cut(c.To, ".")
+			add(to)
+		}
+	}
+	n := len(out) - nReserved
+	for _, k := range fetch {
+		if k != "" && k[0] != '$' {
+			add(k)
+		}
+	}
+	return out, n
+}
+
+// tx reports whether the step reads after its script, in a transaction.
+func (st *step) tx() bool { return st.allTx || st.nScript < len(st.names) }
 
 // nativeOps returns cmds as applyScript operations, or native false if a
 // command needs Go semantics: a dotted path, an operator other than Set,
@@ -122,7 +207,9 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 		if !native {
 			continue
 		}
-		if strings.IndexByte(c.Path, '.') >= 0 {
+		if strings.IndexByte(c.Path, '.') >= 0 || repeats(cmds[:i], c.Path) {
+			// applyScript takes one operation per field (Updates never
+			// hold two on one key; Go applies them if one does).
 			native = false
 			continue
 		}
@@ -132,7 +219,7 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 			if err != nil {
 				return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
 			}
-			ops = append(ops, "s", c.Path, string(enc))
+			ops = append(ops, "s", c.Path, enc)
 		case session.OpUnset:
 			ops = append(ops, "u", c.Path, "")
 		case session.OpTake:
@@ -153,7 +240,7 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 			if err != nil {
 				return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
 			}
-			ops = append(ops, "p", c.Path, string(enc))
+			ops = append(ops, "p", c.Path, enc)
 		default:
 			native = false
 		}
@@ -162,6 +249,16 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 		ops = nil
 	}
 	return ops, native, nil
+}
+
+// repeats reports whether a command of cmds has path p.
+func repeats(cmds []session.Command, p string) bool {
+	for _, c := range cmds {
+		if c.Path == p {
+			return true
+		}
+	}
+	return false
 }
 
 // applyInGo is the general path: apply the commands in Go to the touched
@@ -243,29 +340,88 @@ func (st *step) prepare(vals []any) (before session.Doc, checks, ops []any, err 
 // applyResult is the reply of applyScript.
 type applyResult struct {
 	status int
-	vals   []any // the reserved fields, then the fields of step.names
-	takes  []any // the values before of the Take commands
-	all    []any // the whole hash, for FetchAll
+	vals   []any             // the reserved fields, then the fields of step.names
+	takes  []any             // the values before of the Take commands
+	all    []any             // the whole hash, for FetchAll, from the script
+	hash   map[string]string // the whole hash, for FetchAll, from HGETALL after it
 }
 
 // runApply runs applyScript for st, with the checks (pairs of field and
-// SHA-1) and operations given. Its errors are complete ("redis store: ...").
+// SHA-1) and operations given, and the reads that follow it in a
+// transaction (see newStep). Its errors are complete ("redis store: ...").
 // A status of scriptNotFound is returned as an error wrapping
 // session.ErrNotFound.
 func (s *Store) runApply(ctx context.Context, st *step, created string, checks, ops []any) (applyResult, error) {
-	reply, err := applyScript.Run(ctx, s.client, []string{s.Key(st.id)}, s.applyArgs(st, created, checks, ops)...).Slice()
-	return s.applyReply(ctx, st, reply, err)
+	keys := []string{s.Key(st.id)}
+	args := s.applyArgs(st, created, checks, ops)
+	if !st.tx() {
+		reply, err := applyScript.Run(ctx, s.client, keys, args...).Slice()
+		return s.applyReply(ctx, st, reply, err)
+	}
+	script, after := s.applyTx(ctx, st, keys, func(p goredis.Pipeliner) *goredis.Cmd {
+		return applyScript.EvalSha(ctx, p, keys, args...)
+	})
+	if noScript(script.Err()) {
+		// Redis lost its script cache (the reads ran for nothing): again,
+		// with the script's text.
+		script, after = s.applyTx(ctx, st, keys, func(p goredis.Pipeliner) *goredis.Cmd {
+			return applyScript.Eval(ctx, p, keys, args...)
+		})
+	}
+	reply, err := script.Slice()
+	r, err := s.applyReply(ctx, st, reply, err)
+	if err != nil || r.status != scriptApplied {
+		return r, err
+	}
+	return r, after(&r)
+}
+
+// applyTx sends, in one MULTI/EXEC, the script call that run adds and the
+// reads of st that follow it. It returns the script's command and a
+// function that adds the reads' results to the script's parsed reply
+// (with a complete error if a read failed).
+func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(goredis.Pipeliner) *goredis.Cmd) (*goredis.Cmd, func(*applyResult) error) {
+	var script *goredis.Cmd
+	var vals *goredis.SliceCmd
+	var hash *goredis.MapStringStringCmd
+	_, _ = s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		script = run(p)
+		if st.nScript < len(st.names) {
+			vals = p.HMGet(ctx, keys[0], st.names[st.nScript:]...)
+		}
+		if st.allTx {
+			hash = p.HGetAll(ctx, keys[0])
+		}
+		return nil
+	})
+	return script, func(r *applyResult) error {
+		if vals != nil {
+			v, err := vals.Result()
+			if err != nil {
+				return redisErr(ctx, "apply to session "+st.id+": read", err)
+			}
+			r.vals = append(r.vals, v...)
+		}
+		if hash != nil {
+			h, err := hash.Result()
+			if err != nil {
+				return redisErr(ctx, "apply to session "+st.id+": read", err)
+			}
+			r.hash = h
+		}
+		return nil
+	}
 }
 
 // applyArgs returns the arguments of applyScript for st (see runApply).
 func (s *Store) applyArgs(st *step, created string, checks, ops []any) []any {
 	u := st.u
-	ret := st.names[nReserved:]
+	ret := st.names[nReserved:st.nScript]
 	maxAge, fetchAll := "", ""
 	if u.MaxAge > 0 {
 		maxAge = formatMillis(u.MaxAge.Milliseconds())
 	}
-	if u.FetchAll {
+	if u.FetchAll && !st.allTx {
 		fetchAll = "1"
 	}
 	args := make([]any, 0, 8+len(checks)+len(ret)+len(ops))
@@ -302,8 +458,8 @@ func (s *Store) applyReply(ctx context.Context, st *step, reply []any, err error
 		}
 	}
 	r.vals, r.takes, r.all = parts[0], parts[1], parts[2]
-	if len(r.vals) != len(st.names) {
-		return r, fmt.Errorf("redis store: apply to session %s: script returned %d values for %d fields", id, len(r.vals), len(st.names))
+	if len(r.vals) != st.nScript {
+		return r, fmt.Errorf("redis store: apply to session %s: script returned %d values for %d fields", id, len(r.vals), st.nScript)
 	}
 	return r, nil
 }
@@ -322,9 +478,12 @@ func (s *Store) finish(ctx context.Context, st *step, before session.Doc, r appl
 	}
 	var after session.Doc
 	var err error
-	if st.u.FetchAll {
+	switch {
+	case r.hash != nil:
+		after, err = decodeHash(id, r.hash)
+	case st.u.FetchAll:
 		after, err = decodeFields(id, r.all)
-	} else {
+	default:
 		after, err = decodeValues(id, st.names, r.vals, true)
 	}
 	if err != nil {
@@ -336,7 +495,23 @@ func (s *Store) finish(ctx context.Context, st *step, before session.Doc, r appl
 		maxAge := time.Duration(millis(r.vals[posMaxAge])) * time.Millisecond
 		s.reindex(ctx, user, id, indexBound(st.exp, maxAge))
 	}
+	if !hasTake(st.u.Commands) {
+		// after holds the reserved fields, the touched keys and the
+		// fetched ones (or all, for FetchAll): the result already.
+		return after, nil
+	}
 	return st.u.Result(before, after), nil
+}
+
+// hasTake reports whether cmds hold a Take, whose result is its key's
+// value before the step.
+func hasTake(cmds []session.Command) bool {
+	for _, c := range cmds {
+		if c.Op == session.OpTake {
+			return true
+		}
+	}
+	return false
 }
 
 // contains reports whether list holds s.
@@ -370,7 +545,7 @@ func changes(fields []string, olds []any, after session.Doc) (checks, ops []any,
 				return nil, nil, fmt.Errorf("key %q: %w", f, err)
 			}
 			if !had || string(enc) != old {
-				ops = append(ops, "s", f, string(enc))
+				ops = append(ops, "s", f, enc)
 			}
 		case had:
 			ops = append(ops, "u", f, "")

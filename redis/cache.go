@@ -27,7 +27,8 @@ type cacheEntry struct {
 	created  string          // the session's $created, which identifies this incarnation of id
 	fields   map[string]cval // user fields seen, and whether each was present
 	complete bool            // fields holds every field: one not in it is absent
-	size     int
+	size     int             // bytes, with overheads (see settle)
+	bytes    int             // bytes of the values in fields
 }
 
 // cval is a cached field: its raw value, or absent.
@@ -73,6 +74,31 @@ func (c *fieldCache) get(id string, fields []string) (created string, vals []any
 	}
 	c.lru.MoveToFront(el)
 	return e.created, vals, true
+}
+
+// large reports which of fields the cache knows session id to hold
+// values of more than limit bytes in (nil if none), and the total size of
+// the values it knows of id.
+func (c *fieldCache) large(id string, fields []string, limit int) (big []bool, total int) {
+	if c.max == 0 {
+		return nil, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, found := c.items[id]
+	if !found {
+		return nil, 0
+	}
+	e := el.Value.(*cacheEntry)
+	for i, f := range fields {
+		if len(e.fields[f].v) > limit {
+			if big == nil {
+				big = make([]bool, len(fields))
+			}
+			big[i] = true
+		}
+	}
+	return big, e.bytes
 }
 
 // put records the raw values of fields of session id (incarnation
@@ -142,10 +168,12 @@ func (c *fieldCache) setField(e *cacheEntry, f string, v cval) {
 	if old, ok := e.fields[f]; ok {
 		e.size -= fieldOverhead + len(f) + len(old.v)
 		c.size -= fieldOverhead + len(f) + len(old.v)
+		e.bytes -= len(old.v)
 	}
 	e.fields[f] = v
 	e.size += fieldOverhead + len(f) + len(v.v)
 	c.size += fieldOverhead + len(f) + len(v.v)
+	e.bytes += len(v.v)
 }
 
 // settle evicts least recently used entries until the cache fits, and e

@@ -22,13 +22,20 @@
 //
 // Load reads the reserved fields and the keys asked for (HMGET; HGETALL
 // for all). Every update is one Lua script call, atomic on the server, that
-// also reads back the reserved fields, the top-level keys its commands
-// touched and the keys it fetches, and returns them: never the rest of the
-// session. No script ever decodes a user value: Lua's cjson would rewrite
-// numbers to 14 significant digits and empty arrays to {}.
+// also returns the reserved fields, the top-level keys its commands touched
+// and the keys it fetches: never the rest of the session. It reads what it
+// needs with one HMGET, writes with one HSET (and HDEL, HINCRBY when the
+// commands ask) and PEXPIREAT, and works out the values after the step
+// itself: an update of one key costs Redis four commands, the script call
+// included. No script ever decodes a user value: Lua's cjson would rewrite
+// numbers to 14 significant digits and empty arrays to {}. A fetched key
+// that the Store has seen hold more than 4 KB is read by HMGET (HGETALL for
+// FetchAll) after the script, in one MULTI/EXEC with it, still one round
+// trip: a value a script reads becomes a Lua string, which costs Redis
+// more than the rest of the step for a 64 KB value.
 //
 //   - Set, Unset, Take, integer Inc and Push of top-level keys run in the
-//     script itself (HSET, HDEL, HGET then HDEL, HINCRBY, and Push
+//     script itself (HSET, HDEL, HDEL after reading for Take, HINCRBY, and Push
 //     appending the new elements' text to the stored array's), with the
 //     check that the session is live and the new expires (also set with
 //     PEXPIREAT): one round trip, and no retry however many clients write

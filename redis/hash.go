@@ -176,7 +176,13 @@ func decodeValues(id string, names []string, vals []any, required bool) (session
 	if len(vals) != len(names) {
 		return nil, fmt.Errorf("decode session %s: %d values for %d fields", id, len(vals), len(names))
 	}
-	d := newDecoder(len(vals))
+	n := 0 // the document's keys: vals present, less $indexed, plus the id
+	for i, v := range vals {
+		if v != nil && names[i] != hashIndexed {
+			n++
+		}
+	}
+	d := newDecoder(n)
 	for i, v := range vals {
 		if v == nil {
 			continue

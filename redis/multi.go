@@ -61,9 +61,14 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 			res[i].Err = fmt.Errorf("redis store: apply to session %s: %w", id, err)
 			continue
 		}
-		touched := session.TouchedKeys(u.Commands)
-		c := &call{i: i, st: step{id: id, u: u, exp: u.Expires.UnixMilli(), touched: touched}, native: native}
-		c.st.names = readList(touched, u.Fetch)
+		c := &call{i: i, st: s.newStep(id, u), native: native}
+		touched := c.st.touched
+		if c.st.tx() {
+			// A transaction cannot go in this pipeline (MULTI has no key
+			// for a Cluster to route): Apply sends it, concurrently.
+			solo = append(solo, i)
+			continue
+		}
 		if native {
 			c.args = s.applyArgs(&c.st, "", nil, nops)
 			calls = append(calls, c)
@@ -157,6 +162,9 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 // takesBefore returns the values before the step of the keys of st's Take
 // commands, from the applied script's reply r.
 func takesBefore(st *step, r applyResult) (session.Doc, error) {
+	if len(r.takes) == 0 {
+		return nil, nil
+	}
 	before := session.Doc{}
 	t := 0
 	for _, c := range st.u.Commands {

@@ -17,6 +17,7 @@ import goredis "github.com/redis/go-redis/v9"
 //
 // It returns 0 if a live session holds the key, else 1 after replacing
 // whatever the key held (an expired session that Redis has not removed yet).
+// It writes the fields with one HSET (one per 1000 fields).
 var createScript = goredis.NewScript(`
 local key = KEYS[1]
 local exp = redis.call('HGET', key, '$expires')
@@ -24,8 +25,8 @@ if exp and tonumber(exp) > tonumber(ARGV[1]) then
 	return 0
 end
 redis.call('DEL', key)
-for i = 3, #ARGV, 2 do
-	redis.call('HSET', key, ARGV[i], ARGV[i + 1])
+for i = 3, #ARGV, 2000 do
+	redis.call('HSET', key, unpack(ARGV, i, math.min(#ARGV, i + 1999)))
 end
 redis.call('PEXPIREAT', key, ARGV[2])
 return 1
@@ -45,8 +46,9 @@ return 1
 //	ARGV[8]  r, the number of fields to return
 //	then c pairs: field, SHA-1 hex of its value as the caller holds it
 //	     ("" for absent)
-//	then r fields to return
-//	then triples: op, field, value, where op is
+//	then r fields to return, distinct, among them every checked field
+//	     and every field of an operation
+//	then triples: op, field, value, at most one per field, where op is
 //	  "s"  HSET field value
 //	  "u"  HDEL field
 //	  "t"  HDEL field, returning its value before (Take)
@@ -55,109 +57,154 @@ return 1
 //	       (joined by ','; "" for none), or create it: $push as text, as
 //	       the encoding of an array always starts with '[' and ends with ']'
 //
-// It returns {status, values, takes, hash}: values are HMGET of the
-// reserved fields ($expires $maxAge $created $user $label $indexed) and of
-// the r fields, after the step if it applied and as found otherwise; takes
-// the values before of the "t" fields, in order; hash HGETALL after the
-// step if ARGV[6] asked for it. status is scriptNotFound (and nothing else)
-// if no live session holds the key, scriptConflict if the session's created
-// or a checked field differs (another writer came first), scriptFallback
-// if an "i" field holds something other than an integer of at most 18
-// digits, whose sum could leave the int64 range, or a "p" field holds
-// something other than an array (Go applies the batch, and fails it if the
-// reference semantics do) — in these cases nothing changed — and else
-// scriptApplied. Every check runs before the first write, so a step
-// applies entirely or not at all.
+// It returns {status, values, takes, hash}: values are the reserved
+// fields ($expires $maxAge $created $user $label $indexed) and the r
+// fields, after the step if it applied (with $expires false if the new
+// expires is not after now: PEXPIREAT removed the session) and as found
+// otherwise; takes the
+// values before of the "t" fields, in order; hash HGETALL after the step if
+// ARGV[6] asked for it. status is scriptNotFound (and nothing else) if no
+// live session holds the key, scriptConflict if the session's created or a
+// checked field differs (another writer came first), scriptFallback if an
+// "i" field holds something other than an integer of at most 18 digits,
+// whose sum could leave the int64 range, or a "p" field holds something
+// other than an array (Go applies the batch, and fails it if the reference
+// semantics do) — in these cases nothing changed — and else scriptApplied.
+// Every check runs before the first write, so a step applies entirely or
+// not at all.
+//
+// Each Redis command costs time of its own, inside a script too, so the
+// script reads every field it needs with one HMGET, writes with one HSET
+// and one HDEL, and works out the values after the step from what it read
+// and wrote instead of reading them again; only an "i" field whose new
+// value a Lua number cannot hold exactly (2^53 or more) is read again. (Lists of more
+// than chunk elements go in several commands: Lua's unpack has a limit.)
 var applyScript = goredis.NewScript(`
 local key = KEYS[1]
-local exp = redis.call('HGET', key, '$expires')
-if not exp or tonumber(exp) <= tonumber(ARGV[1]) then
-	return {0}
-end
+local chunk = 2000
 local nchecks, nret = tonumber(ARGV[7]), tonumber(ARGV[8])
 local retFrom = 9 + 2 * nchecks
-local function values()
-	local out = {}
-	for _, f in ipairs({'$expires', '$maxAge', '$created', '$user', '$label', '$indexed'}) do
-		out[#out + 1] = redis.call('HGET', key, f)
+local first = retFrom + nret
+local vals = redis.call('HMGET', key, '$expires', '$maxAge', '$created', '$user', '$label', '$indexed',
+	unpack(ARGV, retFrom, math.min(first - 1, retFrom + chunk - 1)))
+for j = retFrom + chunk, first - 1, chunk do
+	local more = redis.call('HMGET', key, unpack(ARGV, j, math.min(first - 1, j + chunk - 1)))
+	for _, v in ipairs(more) do
+		vals[#vals + 1] = v
 	end
-	for j = retFrom, retFrom + nret - 1 do
-		out[#out + 1] = redis.call('HGET', key, ARGV[j])
-	end
-	return out
 end
-if ARGV[3] ~= '' and redis.call('HGET', key, '$created') ~= ARGV[3] then
-	return {2, values()}
+if not vals[1] or tonumber(vals[1]) <= tonumber(ARGV[1]) then
+	return {0}
+end
+if ARGV[3] ~= '' and vals[3] ~= ARGV[3] then
+	return {2, vals}
+end
+local pos = {}
+for j = 0, nret - 1 do
+	pos[ARGV[retFrom + j]] = 7 + j
+end
+local function cur(f)
+	if pos[f] then
+		return vals[pos[f]]
+	end
+	return redis.call('HGET', key, f)
 end
 local i = 9
 for _ = 1, nchecks do
-	local cur = redis.call('HGET', key, ARGV[i])
+	local v = cur(ARGV[i])
 	local digest = ''
-	if cur then
-		digest = redis.sha1hex(cur)
+	if v then
+		digest = redis.sha1hex(v)
 	end
 	if digest ~= ARGV[i + 1] then
-		return {2, values()}
+		return {2, vals}
 	end
 	i = i + 2
 end
-local first = retFrom + nret
 i = first
 while i <= #ARGV do
 	local op = ARGV[i]
 	if op == 'i' or op == 'p' then
-		local cur = redis.call('HGET', key, ARGV[i + 1])
-		if cur and op == 'i' then
-			local digits = string.match(cur, '^%-?(%d+)$')
-			if not digits or #digits > 18 or (#digits > 1 and string.sub(digits, 1, 1) == '0') or cur == '-0' then
-				return {1, values()}
+		local v = cur(ARGV[i + 1])
+		if v and op == 'i' then
+			local digits = string.match(v, '^%-?(%d+)$')
+			if not digits or #digits > 18 or (#digits > 1 and string.sub(digits, 1, 1) == '0') or v == '-0' then
+				return {1, vals}
 			end
-		elseif cur and string.sub(cur, 1, 1) ~= '[' then
-			return {1, values()}
+		elseif v and string.sub(v, 1, 1) ~= '[' then
+			return {1, vals}
 		end
 	end
 	i = i + 3
 end
-local takes = {}
-i = first
-while i <= #ARGV do
-	local op = ARGV[i]
-	if op == 's' then
-		redis.call('HSET', key, ARGV[i + 1], ARGV[i + 2])
-	elseif op == 'u' then
-		redis.call('HDEL', key, ARGV[i + 1])
-	elseif op == 't' then
-		takes[#takes + 1] = redis.call('HGET', key, ARGV[i + 1])
-		redis.call('HDEL', key, ARGV[i + 1])
-	elseif op == 'i' then
-		redis.call('HINCRBY', key, ARGV[i + 1], ARGV[i + 2])
-	else
-		local cur = redis.call('HGET', key, ARGV[i + 1])
-		local add = ARGV[i + 2]
-		if not cur then
-			redis.call('HSET', key, ARGV[i + 1], '[' .. add .. ']')
-		elseif add ~= '' then
-			if cur ~= '[]' then
-				add = ',' .. add
-			end
-			redis.call('HSET', key, ARGV[i + 1], string.sub(cur, 1, -2) .. add .. ']')
-		end
-	end
-	i = i + 3
-end
-redis.call('HSET', key, '$expires', ARGV[2])
+local sets = {'$expires', ARGV[2]}
+vals[1] = ARGV[2]
 if ARGV[4] ~= '' then
-	redis.call('HSET', key, '$maxAge', ARGV[4])
+	sets[#sets + 1], sets[#sets + 2] = '$maxAge', ARGV[4]
+	vals[2] = ARGV[4]
 end
 if ARGV[5] ~= '' then
-	redis.call('HSET', key, '$label', ARGV[5])
+	sets[#sets + 1], sets[#sets + 2] = '$label', ARGV[5]
+	vals[5] = ARGV[5]
+end
+local dels, takes, incs = {}, {}, {}
+local function after(f, v)
+	if pos[f] then
+		vals[pos[f]] = v
+	end
+end
+i = first
+while i <= #ARGV do
+	local op, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+	if op == 's' then
+		sets[#sets + 1], sets[#sets + 2] = f, v
+		after(f, v)
+	elseif op == 'u' or op == 't' then
+		if op == 't' then
+			takes[#takes + 1] = cur(f)
+		end
+		dels[#dels + 1] = f
+		after(f, false)
+	elseif op == 'i' then
+		incs[#incs + 1] = i
+	else
+		local old, new = cur(f), nil
+		if not old or old == '[]' then
+			new = '[' .. v .. ']'
+		elseif v ~= '' then
+			new = string.sub(old, 1, -2) .. ',' .. v .. ']'
+		end
+		if new then
+			sets[#sets + 1], sets[#sets + 2] = f, new
+			after(f, new)
+		end
+	end
+	i = i + 3
+end
+for j = 1, #sets, chunk do
+	redis.call('HSET', key, unpack(sets, j, math.min(#sets, j + chunk - 1)))
+end
+for j = 1, #dels, chunk do
+	redis.call('HDEL', key, unpack(dels, j, math.min(#dels, j + chunk - 1)))
+end
+for _, j in ipairs(incs) do
+	local f = ARGV[j + 1]
+	local n = redis.call('HINCRBY', key, f, ARGV[j + 2])
+	if n > -9007199254740992 and n < 9007199254740992 then
+		after(f, string.format('%.0f', n))
+	else
+		after(f, redis.call('HGET', key, f))
+	end
 end
 redis.call('PEXPIREAT', key, ARGV[2])
+if tonumber(ARGV[2]) <= tonumber(ARGV[1]) then
+	vals[1] = false -- PEXPIREAT has removed the session
+end
 local all = {}
 if ARGV[6] == '1' then
 	all = redis.call('HGETALL', key)
 end
-return {3, values(), takes, all}
+return {3, vals, takes, all}
 `)
 
 // Results of applyScript.
