@@ -114,8 +114,12 @@ func (c *coalescer) send(group []*pending) {
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := groupContext(live)
-	defer cancel()
+	ctx := live[0].ctx // a group of one: its caller's own context
+	if len(live) > 1 {
+		var cancel context.CancelFunc
+		ctx, cancel = groupContext(live)
+		defer cancel()
+	}
 	results := c.applyMulti(ctx, live)
 	for i, p := range live {
 		p.res = results[i]
@@ -158,8 +162,9 @@ func failAll(n int, err error) []session.ApplyResult {
 	return out
 }
 
-// groupContext returns the context of a group's store call: it carries no
-// caller's values, ends at the latest of the callers' deadlines (none if
+// groupContext returns the context of a group of several store calls (a
+// group of one runs under its caller's context): it carries no caller's
+// values, ends at the latest of the callers' deadlines (none if
 // one has none), and is cancelled once every caller's context has ended,
 // since then no one waits for the result.
 func groupContext(group []*pending) (context.Context, context.CancelFunc) {
