@@ -38,6 +38,17 @@
 // conformance and differential tests compare the function with
 // session.ApplyCommands, the reference semantics.
 //
+// The common batch of a web request, $set and $unset of top-level keys
+// with keys to fetch (read "user", write "seen"), skips the function: it
+// is one plain UPDATE of the session's row with the key writes and the
+// fetch in the same statement, which costs the server a fraction of the
+// function's call. Its snapshot predates its wait for the row lock, so it
+// applies only if the session's row is still the version its snapshot
+// sees (no batch committed in between: then what it reads is the latest);
+// otherwise it changes nothing and the batch goes to the function, one
+// more round trip only when batches on one session collide (or the
+// session is missing or expired).
+//
 // The first use of each statement on a connection also prepares it (pgx's
 // statement cache), one extra round trip per connection and statement. The
 // store works in every pgx QueryExecMode, the simple protocol and

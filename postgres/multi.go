@@ -37,7 +37,13 @@ var idSeed = maphash.MakeSeed()
 // back every other.) Ops on the same session go to the same connection
 // and apply in order. A single op is exactly Apply.
 //
-// The statement is prepared once per connection (pgx's Prepare, one more
+// An op of top-level $set and $unset only, alone on its session in ops,
+// is the fast statement of Apply instead of a call of the function; if it
+// matches no session (missing, expired, or changed while it waited for
+// the lock) then it changed nothing, and it runs through the function
+// after the pipelines, one more round trip.
+//
+// The statements are prepared once per connection (pgx's Prepare, one more
 // round trip the first time). On a pool configured for the simple protocol
 // (pgx.QueryExecModeSimpleProtocol or QueryExecModeExec, for poolers that
 // do not keep prepared statements) ApplyMulti calls Apply for each op
@@ -63,8 +69,33 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 	}
 	lanes := make([][]pipelineCall, max(min(len(ops), multiConns, int(s.pool.Config().MaxConns)), 1))
 	now := s.now()
+	// A session with several ops here gets no fast path: an op that falls
+	// back runs after the pipeline, which would put it after the next op
+	// on its session.
+	perID := make(map[string]int, len(ops))
+	for _, op := range ops {
+		perID[op.ID]++
+	}
 	for i, op := range ops {
 		u := op.Update
+		var maxAge *int64
+		if u.MaxAge > 0 {
+			maxAge = ptrTo(u.MaxAge.Milliseconds())
+		}
+		expires, label := storeTime(u.Expires), nonEmpty(u.Label)
+		lane := maphash.String(idSeed, op.ID) % uint64(len(lanes))
+		if perID[op.ID] == 1 {
+			fb, ok, err := newFastBatch(u.Commands)
+			if err != nil {
+				res[i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, err)
+				continue
+			}
+			if ok {
+				lanes[lane] = append(lanes[lane], pipelineCall{i: i, fast: true,
+					args: fastArgs(op.ID, now, expires, maxAge, label, fb, u)})
+				continue
+			}
+		}
 		cmds, err := encodeCommands(u.Commands)
 		if err != nil {
 			res[i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, err)
@@ -74,13 +105,8 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		if touched == nil {
 			touched = []string{}
 		}
-		var maxAge *int64
-		if u.MaxAge > 0 {
-			maxAge = ptrTo(u.MaxAge.Milliseconds())
-		}
-		lane := maphash.String(idSeed, op.ID) % uint64(len(lanes))
-		lanes[lane] = append(lanes[lane], pipelineCall{i: i, args: []any{op.ID, now, false, storeTime(u.Expires),
-			maxAge, nil, nil, nonEmpty(u.Label), string(cmds), touched, u.Fetch, u.FetchAll}})
+		lanes[lane] = append(lanes[lane], pipelineCall{i: i, args: []any{op.ID, now, false, expires,
+			maxAge, nil, nil, label, string(cmds), touched, u.Fetch, u.FetchAll}})
 	}
 	var wg sync.WaitGroup
 	for _, calls := range lanes {
@@ -94,13 +120,37 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		}()
 	}
 	wg.Wait()
+	// The fast statements that matched no session (missing, expired, or
+	// changed while they waited for its lock) changed nothing: the apply
+	// function decides, one op at a time (each is alone on its session).
+	for _, calls := range lanes {
+		for _, cl := range calls {
+			if r := &res[cl.i]; cl.fast && r.Doc == nil && errors.Is(r.Err, errFastMiss) {
+				op := ops[cl.i]
+				var maxAge *int64
+				if op.Update.MaxAge > 0 {
+					maxAge = ptrTo(op.Update.MaxAge.Milliseconds())
+				}
+				r.Doc, r.Err = s.applyFunction(ctx, op.ID, false, storeTime(op.Update.Expires), maxAge, time.Time{},
+					nil, nonEmpty(op.Update.Label), op.Update)
+				if r.Err != nil {
+					r.Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, classify(r.Err))
+				}
+			}
+		}
+	}
 	return res
 }
 
-// pipelineCall is one op of an ApplyMulti pipeline: its index in ops and
-// the apply function's arguments.
+// errFastMiss is the result of a fast statement (fastSQL) that matched no
+// session: it changed nothing, and the op goes to the apply function.
+var errFastMiss = errors.New("the fast statement matched no session")
+
+// pipelineCall is one op of an ApplyMulti pipeline: its index in ops, its
+// statement (fastSQL or the apply function) and its arguments.
 type pipelineCall struct {
 	i    int
+	fast bool
 	args []any
 }
 
@@ -124,10 +174,18 @@ func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pip
 	}
 	defer conn.Release()
 	c := conn.Conn()
-	sd, err := c.Prepare(ctx, s.applySQL, s.applySQL)
-	if err != nil {
-		failRest(calls, err)
-		return
+	var sd, fastSD *pgconn.StatementDescription
+	for _, cl := range calls {
+		sql, d := s.applySQL, &sd
+		if cl.fast {
+			sql, d = s.fastSQL, &fastSD
+		}
+		if *d == nil {
+			if *d, err = c.Prepare(ctx, sql, sql); err != nil {
+				failRest(calls, err)
+				return
+			}
+		}
 	}
 	// pgx v5.8's Pipeline leaves the goroutine that watches its context
 	// behind when the connection fails while results are read; so the
@@ -145,11 +203,15 @@ func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pip
 	var eqb pgx.ExtendedQueryBuilder
 	sent := make([]pipelineCall, 0, len(calls))
 	for _, cl := range calls {
-		if err := eqb.Build(c.TypeMap(), sd, cl.args); err != nil {
+		d := sd
+		if cl.fast {
+			d = fastSD
+		}
+		if err := eqb.Build(c.TypeMap(), d, cl.args); err != nil {
 			res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", ops[cl.i].ID, err)
 			continue
 		}
-		pl.SendQueryPrepared(sd.Name, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
+		pl.SendQueryPrepared(d.Name, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
 		pl.SendPipelineSync()
 		sent = append(sent, cl)
 	}
@@ -160,7 +222,11 @@ func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pip
 	}
 	for k, cl := range sent {
 		op := ops[cl.i]
-		doc, err := pipelineResult(pl, c, op.ID)
+		doc, err := pipelineResult(pl, c, op.ID, cl.fast)
+		if errors.Is(err, errFastMiss) {
+			res[cl.i].Err = err // ApplyMulti runs it again through the function
+			continue
+		}
 		var own *opError
 		if errors.As(err, &own) { // this op's answer did not decode; the others are fine
 			res[cl.i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, own.err)
@@ -186,7 +252,9 @@ func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pip
 // pipelineResult reads the result of one apply call of a pipeline and the
 // Sync after it. A *pgconn.PgError is the statement's own error; any
 // other error is the connection's.
-func pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string) (session.Doc, error) {
+//
+// The result of a fast statement that found no session is errFastMiss.
+func pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string, fast bool) (session.Doc, error) {
 	r, err := pl.GetResults()
 	var doc session.Doc
 	if err == nil {
@@ -196,7 +264,10 @@ func pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string) (session.Doc, e
 		}
 		var found bool
 		doc, found, err = readDoc(pgx.RowsFromResultReader(c.TypeMap(), rr), id)
-		if err == nil && !found {
+		switch {
+		case err == nil && !found && fast:
+			err = errFastMiss
+		case err == nil && !found:
 			err = &pgconn.PgError{Message: "the apply function returned no session"}
 		}
 	}

@@ -113,6 +113,12 @@ func TestRoundTrips(t *testing.T) {
 		{"Load", func(id string) error { _, err := st.Load(ctx, id, nil); return err }},
 		{"Load keys", func(id string) error { _, err := st.Load(ctx, id, []string{"n"}); return err }},
 		{"Apply", func(id string) error { _, err := st.Apply(ctx, id, batch()); return err }},
+		{"Apply $set + Fetch", func(id string) error { // the fast path
+			u := cmds(set("seen", int64(1)), session.Command{Op: session.OpUnset, Path: "gone"})
+			u.Fetch = []string{"n"}
+			_, err := st.Apply(ctx, id, u)
+			return err
+		}},
 		{"Take", func(id string) error {
 			_, err := st.Apply(ctx, id, cmds(session.Command{Op: session.OpTake, Path: "n"}))
 			return err

@@ -27,7 +27,8 @@ import (
 // batch of commands runs as one call of the function <prefix>apply that
 // EnsureSchema installs, which locks the session's row, applies the
 // commands to the top-level keys they touch, writes back the keys that
-// changed and returns them.
+// changed and returns them; a batch of top-level $set and $unset only is
+// one plain statement instead (see the package documentation).
 //
 // The zero value is not usable; make a Store with NewStore and call
 // EnsureSchema once before using it.
@@ -42,6 +43,7 @@ type Store struct {
 	logger     *slog.Logger
 
 	loadSQL, applySQL, deleteSQL string
+	fastSQL                      string // see fast.go
 	userListSQL, userDeleteSQL   string
 	sweepSQL                     string
 
@@ -99,6 +101,7 @@ SELECT k.key, k.value, NULL, NULL, NULL, NULL, NULL
 	s.applySQL = s.n.expand(`SELECT o_key, o_value, o_expires, o_max_age, o_created, o_user, o_label
 	FROM {{apply}}($1::text, $2::timestamptz, $3::boolean, $4::timestamptz, $5::bigint, $6::timestamptz,
 		$7::text, $8::text, $9::jsonb, $10::text[], $11::text[], $12::boolean)`)
+	s.fastSQL = s.n.expand(fastSQL)
 	s.deleteSQL = s.n.expand(`DELETE FROM {{sessions}} WHERE id = $1::text`)
 	s.userListSQL = s.n.expand(`SELECT id, expires, max_age, created, user_id, label
 	FROM {{sessions}} WHERE user_id = $1::text AND expires > $2::timestamptz`)
@@ -189,7 +192,10 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 }
 
 // Apply applies u to the live session id in one call of the apply function
-// (one round trip), under a lock on the session's row, and returns the
+// (one round trip; a batch of top-level $set and $unset only is one plain
+// statement, and a second round trip through the function only if another
+// batch on the session committed while it waited for the lock, or the
+// session is missing), under a lock on the session's row, and returns the
 // result that session.Update describes. The step moves the session's
 // expiry to u.Expires and, when set, its maxAge and label.
 //
@@ -214,6 +220,33 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 }
 
 func (s *Store) apply(ctx context.Context, id string, create bool, expires time.Time, maxAge *int64,
+	created time.Time, user, label *string, u session.Update) (session.Doc, error) {
+	if !create {
+		fb, ok, err := newFastBatch(u.Commands)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rows, err := s.pool.Query(ctx, s.fastSQL, fastArgs(id, s.now(), expires, maxAge, label, fb, u)...)
+			if err != nil {
+				return nil, classify(err)
+			}
+			doc, found, err := readDoc(rows, id)
+			if err != nil {
+				return nil, classify(err)
+			}
+			if found {
+				return doc, nil
+			}
+			// Missing, expired, or changed since the statement's
+			// snapshot: the function decides.
+		}
+	}
+	return s.applyFunction(ctx, id, create, expires, maxAge, created, user, label, u)
+}
+
+// applyFunction applies u in one call of the apply function.
+func (s *Store) applyFunction(ctx context.Context, id string, create bool, expires time.Time, maxAge *int64,
 	created time.Time, user, label *string, u session.Update) (session.Doc, error) {
 	cmds, err := encodeCommands(u.Commands)
 	if err != nil {
@@ -328,6 +361,11 @@ func (s *Store) dbError(err error, cmds []session.Command) error {
 		return &session.CommandError{Index: i, Err: fmt.Errorf("%s: %s: %w", cmds[i], pgErr.Message, sentinel)}
 	}
 	return classify(err)
+}
+
+// fastArgs returns the arguments of fastSQL.
+func fastArgs(id string, now, expires time.Time, maxAge *int64, label *string, fb fastBatch, u session.Update) []any {
+	return []any{id, now, expires, maxAge, label, string(fb.set), fb.unset, u.Fetch, u.FetchAll}
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,304 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/atomicsession/atomicsession/postgres"
+	"github.com/atomicsession/atomicsession/session"
+)
+
+// sqlRecorder is a pgx QueryTracer that keeps the SQL of every query.
+type sqlRecorder struct {
+	mu  sync.Mutex
+	sql []string
+}
+
+func (r *sqlRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	r.mu.Lock()
+	r.sql = append(r.sql, d.SQL)
+	r.mu.Unlock()
+	return ctx
+}
+
+func (r *sqlRecorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// take returns the SQL recorded since the last take.
+func (r *sqlRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.sql
+	r.sql = nil
+	return out
+}
+
+func callsFunction(sql []string) bool {
+	for _, q := range sql {
+		if strings.Contains(q, `_apply"(`) {
+			return true
+		}
+	}
+	return false
+}
+
+// A batch of top-level $set and $unset with keys to fetch is one plain
+// statement, not a call of the plpgsql apply function; any other operator
+// or a dotted path goes to the function.
+func TestFastPathIsOnePlainStatement(t *testing.T) {
+	rec := &sqlRecorder{}
+	st := newStore(t, newPool(t, 2, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = rec }))
+	m := newMeta(t, time.Hour)
+	m.UserID, m.Label = "u1", "phone"
+	_, err := st.Create(bg, m, cmds(set("user", "alice"), set("gone", int64(1)), set("other", 1.5)))
+	require.NoError(t, err)
+	rec.take()
+
+	u := cmds(set("seen", int64(7)), session.Command{Op: session.OpUnset, Path: "gone"}, set("x", "a"), set("x", "b"))
+	u.Fetch = []string{"user", "gone", "nothere"}
+	got, err := st.Apply(bg, m.ID, u)
+	require.NoError(t, err)
+	sql := rec.take()
+	assert.Len(t, sql, 1)
+	assert.False(t, callsFunction(sql), "the fast path calls no function: %q", sql)
+	assert.Equal(t, session.Doc{"seen": int64(7), "x": "b", "user": "alice"}, got.User())
+	meta, err := session.MetaOf(got)
+	require.NoError(t, err)
+	assert.Equal(t, "u1", meta.UserID)
+	assert.Equal(t, "phone", meta.Label)
+	assert.Equal(t, m.MaxAge, meta.MaxAge)
+	assert.WithinDuration(t, u.Expires, meta.Expires, time.Millisecond)
+
+	all := cmds(set("seen", int64(8)))
+	all.FetchAll = true
+	got, err = st.Apply(bg, m.ID, all)
+	require.NoError(t, err)
+	assert.Equal(t, session.Doc{"seen": int64(8), "x": "b", "user": "alice", "other": 1.5}, got.User())
+	assert.False(t, callsFunction(rec.take()))
+
+	for _, c := range []session.Command{inc("n", 1), set("a.b", int64(1)), {Op: session.OpTake, Path: "x"}} {
+		_, err := st.Apply(bg, m.ID, cmds(c))
+		require.NoError(t, err)
+		assert.True(t, callsFunction(rec.take()), "%s goes to the function", c)
+	}
+}
+
+// waitForLockWaiter waits until some backend waits for a lock.
+func waitForLockWaiter(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	for i := 0; ; i++ {
+		var n int
+		err := pool.QueryRow(bg, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&n)
+		require.NoError(t, err)
+		if n > 0 {
+			return
+		}
+		if i > 2000 {
+			t.Fatal("no statement waits for the session's lock")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// lockedChange begins a transaction on pool that changes session id as a
+// batch of the store would (its row first, then its keys: "user" is
+// replaced, "fresh" is a new key), and returns it uncommitted, holding the
+// session's row lock.
+func lockedChange(t *testing.T, st *postgres.Store, pool *pgxpool.Pool, id string) pgx.Tx {
+	t.Helper()
+	tx, err := pool.Begin(bg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(bg) })
+	_, err = tx.Exec(bg, `UPDATE `+st.TableName("sessions")+` SET expires = expires WHERE id = $1`, id)
+	require.NoError(t, err)
+	_, err = tx.Exec(bg, `INSERT INTO `+st.TableName("keys")+` (session_id, key, value) VALUES ($1, 'user', '"bob"'), ($1, 'fresh', '1')
+		ON CONFLICT (session_id, key) DO UPDATE SET value = excluded.value`, id)
+	require.NoError(t, err)
+	return tx
+}
+
+// A fast batch that waits for the session's lock while another batch
+// changes the session sees that batch's result: its fetch reads the value
+// the other batch wrote, and its $unset removes the key the other batch
+// added. (The statement's snapshot predates the other batch's commit; it
+// must not apply on it.)
+func TestFastPathAfterLockWait(t *testing.T) {
+	for _, multi := range []bool{false, true} {
+		t.Run(fmt.Sprintf("multi=%v", multi), func(t *testing.T) {
+			pool := newPool(t, 8)
+			st := newStore(t, pool)
+			m := newMeta(t, time.Hour)
+			_, err := st.Create(bg, m, cmds(set("user", "alice")))
+			require.NoError(t, err)
+			other := newMeta(t, time.Hour)
+			_, err = st.Create(bg, other, cmds(set("user", "carol")))
+			require.NoError(t, err)
+			tx := lockedChange(t, st, pool, m.ID)
+
+			u := cmds(set("seen", int64(1)), session.Command{Op: session.OpUnset, Path: "fresh"})
+			u.Fetch = []string{"user"}
+			type result struct {
+				doc session.Doc
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				if !multi {
+					doc, err := st.Apply(bg, m.ID, u)
+					done <- result{doc, err}
+					return
+				}
+				ou := cmds(set("seen", int64(2)))
+				ou.Fetch = []string{"user"}
+				res := st.ApplyMulti(bg, []session.ApplyOp{{ID: other.ID, Update: ou}, {ID: m.ID, Update: u}})
+				if res[0].Err == nil && res[0].Doc["user"] != "carol" {
+					res[0].Err = fmt.Errorf("the other session's op gives %v", res[0].Doc)
+				}
+				done <- result{res[1].Doc, errors.Join(res[0].Err, res[1].Err)}
+			}()
+			waitForLockWaiter(t, pool)
+			require.NoError(t, tx.Commit(bg))
+			r := <-done
+			require.NoError(t, r.err)
+			assert.Equal(t, session.Doc{"user": "bob", "seen": int64(1)}, r.doc.User())
+			loaded, err := st.Load(bg, m.ID, nil)
+			require.NoError(t, err)
+			assert.Equal(t, session.Doc{"user": "bob", "seen": int64(1)}, loaded.User(), "the key added while the batch waited is unset")
+		})
+	}
+}
+
+// A fast batch on a session deleted while it waited, or expired, fails
+// with session.ErrNotFound and creates nothing.
+func TestFastPathNeverRevives(t *testing.T) {
+	pool := newPool(t, 4)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	st := newStore(t, pool, postgres.WithClock(func() time.Time { return clock() }))
+	m := newMeta(t, time.Minute)
+	_, err := st.Create(bg, m, cmds(set("user", "alice")))
+	require.NoError(t, err)
+
+	tx, err := pool.Begin(bg)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(bg) }()
+	_, err = tx.Exec(bg, `DELETE FROM `+st.TableName("sessions")+` WHERE id = $1`, m.ID)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := st.Apply(bg, m.ID, cmds(set("seen", int64(1))))
+		done <- err
+	}()
+	waitForLockWaiter(t, pool)
+	require.NoError(t, tx.Commit(bg))
+	assert.ErrorIs(t, <-done, session.ErrNotFound)
+	var n int
+	require.NoError(t, pool.QueryRow(bg, `SELECT count(*) FROM `+st.TableName("keys")+` WHERE session_id = $1`, m.ID).Scan(&n))
+	assert.Zero(t, n)
+
+	m2 := newMeta(t, time.Minute)
+	_, err = st.Create(bg, m2, cmds(set("user", "alice")))
+	require.NoError(t, err)
+	now = now.Add(2 * time.Minute)
+	u := cmds(set("user", "mallory"))
+	u.Expires = now.Add(time.Hour)
+	_, err = st.Apply(bg, m2.ID, u)
+	assert.ErrorIs(t, err, session.ErrNotFound)
+	now = now.Add(-2 * time.Minute)
+	loaded, err := st.Load(bg, m2.ID, nil)
+	require.NoError(t, err, "the expired session is left as it was")
+	assert.Equal(t, "alice", loaded["user"])
+}
+
+// TestDifferentialFastPath is TestDifferential with batches of top-level
+// $set and $unset only (with keys to fetch), the fast path's batches,
+// repeated keys included, through Apply and ApplyMulti.
+func TestDifferentialFastPath(t *testing.T) {
+	st := newStore(t, nil)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(uint64(seed), 7))
+	g := &generator{r: r}
+	keys := []string{"a", "b", "n", "l", "s"}
+	batch := func() session.Update {
+		u := session.Update{Expires: time.Now().Add(time.Hour)}
+		for range 1 + r.IntN(4) {
+			c := session.Command{Op: session.OpUnset, Path: g.pick(keys)}
+			if r.IntN(3) > 0 {
+				c = g.set(c.Path)
+			}
+			p, err := session.PrepareCommand(c)
+			require.NoError(t, err)
+			u.Commands = append(u.Commands, p)
+		}
+		switch r.IntN(4) {
+		case 0:
+			u.FetchAll = true
+		case 1:
+			u.Fetch = []string{g.pick(append(keys, "missing"))}
+		}
+		return u
+	}
+	steps := 300
+	if testing.Short() {
+		steps = 80
+	}
+	m := newMeta(t, time.Hour)
+	_, err := st.Create(bg, m, session.Update{})
+	require.NoError(t, err)
+	model := m.Doc()
+	for step := range steps {
+		u := batch()
+		ref, refErr := session.ApplyCommands(model, u.Commands)
+		var got session.Doc
+		if step%2 == 0 {
+			got, err = st.Apply(bg, m.ID, u)
+		} else { // with an op on another session, so that it is a pipeline
+			res := st.ApplyMulti(bg, []session.ApplyOp{{ID: m.ID, Update: u}, {ID: "missing-" + m.ID, Update: u}})
+			got, err = res[0].Doc, res[0].Err
+			assert.ErrorIs(t, res[1].Err, session.ErrNotFound)
+		}
+		compare(t, fmt.Sprintf("seed %d, step %d", seed, step), "Apply", u, model, ref, refErr, got, err)
+		model = ref
+		if step%10 == 0 {
+			loaded, err := st.Load(bg, m.ID, nil)
+			if err != nil || !session.Equal(map[string]any(loaded.User()), map[string]any(model.User())) {
+				t.Fatalf("seed %d, step %d: Load gives %v, err %v; the reference has %v", seed, step, loaded.User(), err, model.User())
+			}
+		}
+	}
+}
+
+// An invalid command of a fast batch fails with the same
+// *session.CommandError as through the function, and changes nothing.
+func TestFastPathInvalidCommand(t *testing.T) {
+	st := newStore(t, nil)
+	m := newMeta(t, time.Hour)
+	_, err := st.Create(bg, m, cmds(set("user", "alice")))
+	require.NoError(t, err)
+	u := cmds(set("a", int64(1)), set("b", int64(2)), set("a", int64(3)))
+	u.Commands[1].Value = struct{}{}
+	_, err = st.Apply(bg, m.ID, u)
+	var ce *session.CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 1, ce.Index)
+	assert.ErrorIs(t, err, session.ErrInvalidValue)
+	u = cmds(set("a", int64(1)), set("a", int64(2)))
+	u.Commands[0].Value = struct{}{} // overwritten, but invalid all the same
+	_, err = st.Apply(bg, m.ID, u)
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 0, ce.Index)
+	loaded, err := st.Load(bg, m.ID, nil)
+	require.NoError(t, err)
+	assert.Equal(t, session.Doc{"user": "alice"}, loaded.User())
+}
