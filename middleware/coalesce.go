@@ -10,16 +10,25 @@ import (
 	"github.com/atomicsession/atomicsession/session"
 )
 
+// maxGroupsInFlight is the most groups the coalescer has in flight at
+// once. One would batch the most, but it feeds a database one connection
+// at a time; two keep a PostgreSQL server's second core (and a Redis
+// server's network thread) busy while a group waits for its answer, and
+// still batch whatever arrives meanwhile. Measured in bench/ on both stores:
+// two were level with or ahead of one.
+const maxGroupsInFlight = 2
+
 // maxGroup is the most Apply calls the coalescer sends to the store in one
 // ApplyMulti call.
 const maxGroup = 64
 
 // coalescer batches concurrent Apply calls for a store that implements
-// session.MultiApplier, by group commit: a call that arrives while no
-// group is in flight goes out at once, alone; calls that arrive while a
-// group is in flight wait, and go out together as the next group (at most
-// maxGroup of them) as soon as it returns. An idle store therefore adds no
-// latency, and a busy one gets one round trip for many requests.
+// session.MultiApplier, by group commit: a call that arrives while fewer
+// than maxGroupsInFlight groups are in flight goes out at once, alone;
+// calls that arrive while that many are in flight wait, and go out
+// together as the next group (at most maxGroup of them) as soon as one
+// returns. An idle store therefore adds no latency, and a busy one gets one
+// round trip for many requests.
 //
 // Each group is one store call on the Manager's executor, within
 // Options.MaxInFlight. Each caller waits for its own result under its own
@@ -31,10 +40,13 @@ const maxGroup = 64
 type coalescer struct {
 	st   session.MultiApplier
 	exec *future.Executor
+	// groups is the most groups in flight at once; 0 means
+	// maxGroupsInFlight.
+	groups int
 
 	mu      sync.Mutex
 	queue   []*pending
-	running bool // a group is in flight; its runner sends the queue next
+	runners int // groups in flight; each runner sends the queue after its group
 }
 
 // pending is one caller's Apply waiting in a coalescer.
@@ -54,8 +66,10 @@ func (c *coalescer) Apply(ctx context.Context, id string, u session.Update) (ses
 	p := &pending{ctx: ctx, op: session.ApplyOp{ID: id, Update: u}, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, p)
-	start := !c.running
-	c.running = true
+	start := c.runners < c.maxGroups()
+	if start {
+		c.runners++
+	}
 	c.mu.Unlock()
 	if start {
 		// The runner's own context never ends: it must drain the queue,
@@ -78,14 +92,23 @@ func (c *coalescer) Apply(ctx context.Context, id string, u session.Update) (ses
 	}
 }
 
+func (c *coalescer) maxGroups() int {
+	if c.groups > 0 {
+		return c.groups
+	}
+	return maxGroupsInFlight
+}
+
 // run sends groups until the queue is empty.
 func (c *coalescer) run() {
 	for {
 		c.mu.Lock()
 		n := min(len(c.queue), maxGroup)
 		if n == 0 {
-			c.running = false
-			c.queue = nil
+			c.runners--
+			if c.runners == 0 {
+				c.queue = nil
+			}
 			c.mu.Unlock()
 			return
 		}

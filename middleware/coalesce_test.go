@@ -18,8 +18,9 @@ import (
 // released, so that the test sees which calls went out together.
 type multiMemory struct {
 	*memory.Store
-	gate    chan struct{} // if not nil, the first group waits for it
-	entered chan struct{} // closed when the first group has arrived
+	gate    chan struct{} // if not nil, the first hold groups wait for it
+	entered chan struct{} // closed when the first hold groups have arrived
+	hold    int
 	panicOn string        // an op on this id panics
 
 	mu     sync.Mutex
@@ -33,10 +34,12 @@ func (s *multiMemory) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []s
 	}
 	s.mu.Lock()
 	s.groups = append(s.groups, ids)
-	first := len(s.groups) == 1
+	n := len(s.groups)
 	s.mu.Unlock()
-	if first && s.gate != nil {
-		close(s.entered)
+	if s.gate != nil && n <= s.hold {
+		if n == s.hold {
+			close(s.entered)
+		}
 		<-s.gate
 	}
 	out := make([]session.ApplyResult, len(ops))
@@ -60,7 +63,7 @@ func newMulti(t *testing.T, gated bool, ids ...string) *multiMemory {
 	st := &multiMemory{Store: memory.NewStore()}
 	t.Cleanup(func() { st.Close() })
 	if gated {
-		st.gate, st.entered = make(chan struct{}), make(chan struct{})
+		st.gate, st.entered, st.hold = make(chan struct{}), make(chan struct{}), 1
 	}
 	now := time.Now()
 	for _, id := range ids {
@@ -112,7 +115,7 @@ func TestCoalescerGroupsCallsThatArriveWhileAGroupIsInFlight(t *testing.T) {
 	}
 	st := newMulti(t, true, ids...)
 	exec := future.NewExecutor(4)
-	c := &coalescer{st: st, exec: exec}
+	c := &coalescer{st: st, exec: exec, groups: 1}
 	ctx := context.Background()
 
 	firstDone := make(chan outcome, 1)
@@ -162,8 +165,52 @@ func TestCoalescerGroupsCallsThatArriveWhileAGroupIsInFlight(t *testing.T) {
 		t.Fatalf("group sizes %v, want [1 %d %d]", sizes, maxGroup, 101-maxGroup)
 	}
 	exec.Wait()
-	if c.running || len(c.queue) != 0 {
-		t.Fatalf("after the last group: running %v, %d queued", c.running, len(c.queue))
+	if c.runners != 0 || len(c.queue) != 0 {
+		t.Fatalf("after the last group: %d runners, %d queued", c.runners, len(c.queue))
+	}
+}
+
+// By default two groups go out at once: two calls on an idle coalescer
+// each go alone, without waiting for the other; the calls that come while
+// both are in flight wait and go out together.
+func TestCoalescerKeepsTwoGroupsInFlight(t *testing.T) {
+	st := newMulti(t, true, "one", "two", "a", "b", "c")
+	st.hold = maxGroupsInFlight
+	exec := future.NewExecutor(4)
+	c := &coalescer{st: st, exec: exec}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	apply := func(id string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Apply(ctx, id, incBy(t, 1)); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+		}()
+	}
+	apply("one")
+	for len(st.groupList()) == 0 { // "one" is in the store, alone
+		time.Sleep(time.Millisecond)
+	}
+	apply("two")
+	select {
+	case <-st.entered: // both are in the store at once
+	case <-time.After(10 * time.Second):
+		close(st.gate)
+		wg.Wait()
+		t.Fatalf("the second call did not go out while the first was in flight: groups %v", st.groupList())
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		apply(id)
+	}
+	waitQueued(t, c, 3)
+	close(st.gate)
+	wg.Wait()
+	exec.Wait()
+	groups := st.groupList()
+	if len(groups) != 3 || len(groups[0]) != 1 || len(groups[1]) != 1 || len(groups[2]) != 3 {
+		t.Fatalf("groups %v, want two of one, then [a b c]", groups)
 	}
 }
 
@@ -173,7 +220,7 @@ func TestCoalescerPanicFailsTheWholeGroup(t *testing.T) {
 	st := newMulti(t, true, "first", "a", "b", "c", "d")
 	st.panicOn = "b"
 	exec := future.NewExecutor(4)
-	c := &coalescer{st: st, exec: exec}
+	c := &coalescer{st: st, exec: exec, groups: 1}
 	ctx := context.Background()
 	firstDone := make(chan error, 1)
 	go func() {
@@ -216,7 +263,7 @@ func TestCoalescerPanicFailsTheWholeGroup(t *testing.T) {
 func TestCoalescerCallerContext(t *testing.T) {
 	st := newMulti(t, true, "first", "a", "b")
 	exec := future.NewExecutor(4)
-	c := &coalescer{st: st, exec: exec}
+	c := &coalescer{st: st, exec: exec, groups: 1}
 
 	inFlight, cancelInFlight := context.WithCancel(context.Background())
 	firstDone := make(chan error, 1)
