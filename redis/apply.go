@@ -206,6 +206,10 @@ func (st *step) tx() bool { return st.allTx || st.nScript < len(st.names) }
 func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 	ops = make([]any, 0, 3*len(cmds))
 	native = true
+	var seen map[string]bool // beyond a few commands, so that time stays linear
+	if len(cmds) > 16 {
+		seen = make(map[string]bool, len(cmds))
+	}
 	for i, c := range cmds {
 		if err := session.ValidateKey(c.Path); err != nil {
 			return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
@@ -213,7 +217,14 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 		if !native {
 			continue
 		}
-		if strings.IndexByte(c.Path, '.') >= 0 || repeats(cmds[:i], c.Path) {
+		repeated := false
+		if seen != nil {
+			repeated = seen[c.Path]
+			seen[c.Path] = true
+		} else {
+			repeated = repeats(cmds[:i], c.Path)
+		}
+		if strings.IndexByte(c.Path, '.') >= 0 || repeated {
 			// applyScript takes one operation per field (Updates never
 			// hold two on one key; Go applies them if one does).
 			native = false
