@@ -47,9 +47,15 @@ const maxNativeInc = 1_000_000_000_000_000_000
 // them first with HMGET. The script returns the fields of the result:
 // one round trip in all.
 //
-// If no live session id exists, or u.Expires is not after now, then Apply
-// returns an error wrapping session.ErrNotFound; in the first case it
-// changes nothing, in the second the session is gone. If a command does not
+// If no session id exists that is live, by Redis's clock (its TTL) and by
+// the Store's (its $expires after now, as Load judges), then Apply changes
+// nothing and returns an error wrapping session.ErrNotFound. If the step
+// applies but u.Expires is not after Redis's time when the step runs (the
+// clocks may differ, or the expiry be closer than the round trip), Redis
+// removes the session and Apply returns an error wrapping
+// session.ErrNotFound; so it does if u.Expires is not after the Store's
+// now, though Redis then keeps the session, expired for Load, until its
+// own clock reaches u.Expires. If a command does not
 // apply then Apply returns a *session.CommandError (wrapping
 // session.ErrTypeMismatch, for example) and changes nothing.
 func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
@@ -200,6 +206,10 @@ func (st *step) tx() bool { return st.allTx || st.nScript < len(st.names) }
 func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 	ops = make([]any, 0, 3*len(cmds))
 	native = true
+	var seen map[string]bool // beyond a few commands, so that time stays linear
+	if len(cmds) > 16 {
+		seen = make(map[string]bool, len(cmds))
+	}
 	for i, c := range cmds {
 		if err := session.ValidateKey(c.Path); err != nil {
 			return nil, false, &session.CommandError{Index: i, Err: fmt.Errorf("%v: %w", c, err)}
@@ -207,7 +217,14 @@ func nativeOps(cmds []session.Command) (ops []any, native bool, err error) {
 		if !native {
 			continue
 		}
-		if strings.IndexByte(c.Path, '.') >= 0 || repeats(cmds[:i], c.Path) {
+		repeated := false
+		if seen != nil {
+			repeated = seen[c.Path]
+			seen[c.Path] = true
+		} else {
+			repeated = repeats(cmds[:i], c.Path)
+		}
+		if strings.IndexByte(c.Path, '.') >= 0 || repeated {
 			// applyScript takes one operation per field (Updates never
 			// hold two on one key; Go applies them if one does).
 			native = false
@@ -387,7 +404,8 @@ func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(g
 	_, _ = s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		script = run(p)
 		if st.nScript < len(st.names) {
-			vals = p.HMGet(ctx, keys[0], st.names[st.nScript:]...)
+			// $expires first, to tell whether the session is still there.
+			vals = p.HMGet(ctx, keys[0], append([]string{hashExpires}, st.names[st.nScript:]...)...)
 		}
 		if st.allTx {
 			hash = p.HGetAll(ctx, keys[0])
@@ -400,17 +418,30 @@ func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(g
 			if err != nil {
 				return redisErr(ctx, "apply to session "+st.id+": read", err)
 			}
-			r.vals = append(r.vals, v...)
+			if v[0] == nil {
+				return goneAfter(st.id)
+			}
+			r.vals = append(r.vals, v[1:]...)
 		}
 		if hash != nil {
 			h, err := hash.Result()
 			if err != nil {
 				return redisErr(ctx, "apply to session "+st.id+": read", err)
 			}
+			if _, ok := h[hashExpires]; !ok {
+				return goneAfter(st.id)
+			}
 			r.hash = h
 		}
 		return nil
 	}
+}
+
+// goneAfter is the error of a transaction whose reads after the script
+// found no session: it expired by Redis's clock in between (the script
+// reports a session that its own PEXPIREAT removed).
+func goneAfter(id string) error {
+	return fmt.Errorf("redis store: apply to session %s: expired at once: %w", id, session.ErrNotFound)
 }
 
 // applyArgs returns the arguments of applyScript for st (see runApply).

@@ -173,3 +173,23 @@ func netBytes(b *testing.B, c *goredis.Client) (in, out int64) {
 	}
 	return in, out
 }
+
+// BenchmarkNativeOps: translating a step's commands to script operations
+// takes time linear in their number (the check for two commands on one
+// key included). Compare ns/op per command across the sizes.
+func BenchmarkNativeOps(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		cmds := make([]session.Command, n)
+		for i := range cmds {
+			cmds[i] = set("k"+strconv.Itoa(i), int64(i))
+		}
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				if _, native, err := nativeOps(cmds); err != nil || !native {
+					b.Fatal(native, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/cmd")
+		})
+	}
+}

@@ -254,3 +254,22 @@ func TestApplyIncResultExact(t *testing.T) {
 		}
 	}
 }
+
+// TestNativeOpsRepeatedKey: two commands on one key make a step Go's,
+// among few commands and among many (where nativeOps keeps the keys seen
+// in a map, to stay linear).
+func TestNativeOpsRepeatedKey(t *testing.T) {
+	for _, n := range []int{2, 16, 17, 1000} {
+		cmds := make([]session.Command, n)
+		for i := range cmds {
+			cmds[i] = set("k"+strconv.Itoa(i), int64(i))
+		}
+		if _, native, err := nativeOps(cmds); err != nil || !native {
+			t.Errorf("%d distinct keys: native %v, %v; want native", n, native, err)
+		}
+		cmds[n-1] = unset("k0")
+		if ops, native, err := nativeOps(cmds); err != nil || native || ops != nil {
+			t.Errorf("%d commands, k0 twice: native %v, %d ops, %v; want Go's", n, native, len(ops), err)
+		}
+	}
+}

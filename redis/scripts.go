@@ -59,9 +59,7 @@ return 1
 //
 // It returns {status, values, takes, hash}: values are the reserved
 // fields ($expires $maxAge $created $user $label $indexed) and the r
-// fields, after the step if it applied (with $expires false if the new
-// expires is not after now: PEXPIREAT removed the session) and as found
-// otherwise; takes the
+// fields, after the step if it applied and as found otherwise; takes the
 // values before of the "t" fields, in order; hash HGETALL after the step if
 // ARGV[6] asked for it. status is scriptNotFound (and nothing else) if no
 // live session holds the key, scriptConflict if the session's created or a
@@ -71,7 +69,11 @@ return 1
 // other than an array (Go applies the batch, and fails it if the reference
 // semantics do) — in these cases nothing changed — and else scriptApplied.
 // Every check runs before the first write, so a step applies entirely or
-// not at all.
+// not at all. If it applied but the new expires is not after Redis's time
+// (PEXPIREAT then deletes the key; the script deletes what it wrote after)
+// or not after now (ARGV[1], the Store's clock, by which Load judges too),
+// the session is gone: $expires is false in values, and the rest is not
+// to be used.
 //
 // Each Redis command costs time of its own, inside a script too, so the
 // script reads every field it needs with one HMGET, writes with one HSET
@@ -181,7 +183,19 @@ while i <= #ARGV do
 	end
 	i = i + 3
 end
-for j = 1, #sets, chunk do
+-- PEXPIREAT judges by Redis's clock: if the new expires has passed there,
+-- it deletes the key. The HSET after it then tells, at no cost of its own:
+-- its first chunk begins with $expires, which the key held, so it adds
+-- every field of the chunk only if the key is gone (the fields of sets are
+-- distinct). The key it has made anew, without a TTL, goes too.
+redis.call('PEXPIREAT', key, ARGV[2])
+local n = math.min(#sets, chunk)
+if redis.call('HSET', key, unpack(sets, 1, n)) == n / 2 then
+	redis.call('DEL', key)
+	vals[1] = false
+	return {3, vals, {}, {}}
+end
+for j = 1 + chunk, #sets, chunk do
 	redis.call('HSET', key, unpack(sets, j, math.min(#sets, j + chunk - 1)))
 end
 for j = 1, #dels, chunk do
@@ -196,9 +210,8 @@ for _, j in ipairs(incs) do
 		after(f, redis.call('HGET', key, f))
 	end
 end
-redis.call('PEXPIREAT', key, ARGV[2])
 if tonumber(ARGV[2]) <= tonumber(ARGV[1]) then
-	vals[1] = false -- PEXPIREAT has removed the session
+	vals[1] = false -- expired by the Store's clock, which Load goes by too
 end
 local all = {}
 if ARGV[6] == '1' then

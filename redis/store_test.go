@@ -568,3 +568,41 @@ func TestApplyWithPastExpiresEndsTheSession(t *testing.T) {
 		t.Error("the key is still there")
 	}
 }
+
+// TestApplyExpiresBehindRedisClock: when the new expires is after the
+// Store's clock but not after Redis's, PEXPIREAT removes the session, and
+// every path of Apply says so with ErrNotFound: the plain step, a step
+// that fetches a large key (read after the script, in its transaction),
+// and FetchAll on both paths. Redis's view decides, not the app's clock.
+func TestApplyExpiresBehindRedisClock(t *testing.T) {
+	s, c := newStore(t)
+	s.now = func() time.Time { return time.Now().Add(-10 * time.Second) }
+	cases := []struct {
+		name string
+		u    func(session.Update) session.Update
+	}{
+		{"plain", func(u session.Update) session.Update { return u }},
+		{"fetch large key", func(u session.Update) session.Update { u.Fetch = []string{"blob"}; return u }},
+		{"FetchAll", func(u session.Update) session.Update { u.FetchAll = true; return u }},
+	}
+	for _, tc := range cases {
+		for _, native := range []bool{true, false} {
+			name := tc.name
+			cmd := set("seen", int64(1))
+			if !native {
+				name += ", in Go"
+				cmd = session.Command{Op: session.OpSet, Path: "seen.deep", Value: int64(1)}
+			}
+			m, _ := blobSession(t, s)
+			// The cache now knows blob is large: a fetch of it or FetchAll
+			// reads after the script, in its transaction.
+			u := tc.u(session.Update{Commands: []session.Command{cmd}, Expires: time.Now().Add(-5 * time.Second)})
+			if _, err := s.Apply(ctx, m.ID, u); !errors.Is(err, session.ErrNotFound) {
+				t.Errorf("%s: Apply: %v, want ErrNotFound", name, err)
+			}
+			if n := c.Exists(ctx, s.Key(m.ID)).Val(); n != 0 {
+				t.Errorf("%s: the key is still there", name)
+			}
+		}
+	}
+}
