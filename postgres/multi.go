@@ -25,7 +25,7 @@ const multiConns = 4
 var idSeed = maphash.MakeSeed()
 
 // ApplyMulti applies each op as Apply would, with one round trip per
-// connection used: the ops are spread by session over up to 4 connections
+// connection used (two when a fast op missed, below): the ops are spread by session over up to 4 connections
 // of the pool (at most its MaxConns), so that the server runs them on
 // several backends, and the
 // calls of the apply function for each connection go out as one pipeline,
@@ -40,8 +40,9 @@ var idSeed = maphash.MakeSeed()
 // An op of top-level $set and $unset only, alone on its session in ops,
 // is the fast statement of Apply instead of a call of the function; if it
 // matches no session (missing, expired, or changed while it waited for
-// the lock) then it changed nothing, and it runs through the function
-// after the pipelines, one more round trip.
+// the lock) then it changed nothing, and it runs through the function in
+// one more pipelined round, after the first: two round trips per
+// connection when some fast op missed.
 //
 // The statements are prepared once per connection (pgx's Prepare, one more
 // round trip the first time). On a pool configured for the simple protocol
@@ -96,18 +97,64 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 				continue
 			}
 		}
-		cmds, err := encodeCommands(u.Commands)
+		cl, err := functionCall(i, op, now)
 		if err != nil {
-			res[i].Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, err)
+			res[i].Err = err
 			continue
 		}
-		touched := session.TouchedKeys(u.Commands)
-		if touched == nil {
-			touched = []string{}
-		}
-		lanes[lane] = append(lanes[lane], pipelineCall{i: i, args: []any{op.ID, now, false, expires,
-			maxAge, nil, nil, label, string(cmds), touched, u.Fetch, u.FetchAll}})
+		lanes[lane] = append(lanes[lane], cl)
 	}
+	s.runLanes(ctx, ops, lanes, res)
+	// The fast statements that matched no session (missing, expired, or
+	// changed while they waited for its lock) changed nothing: the apply
+	// function decides, in one more pipelined round on the same lanes
+	// (each such op is alone on its session, so order is kept).
+	retry := make([][]pipelineCall, len(lanes))
+	again := false
+	now = s.now()
+	for l, calls := range lanes {
+		for _, c := range calls {
+			if r := &res[c.i]; c.fast && r.Doc == nil && errors.Is(r.Err, errFastMiss) {
+				cl, err := functionCall(c.i, ops[c.i], now)
+				if err != nil {
+					r.Err = err
+					continue
+				}
+				r.Err = nil
+				retry[l] = append(retry[l], cl)
+				again = true
+			}
+		}
+	}
+	if again {
+		s.runLanes(ctx, ops, retry, res)
+	}
+	return res
+}
+
+// functionCall returns the pipeline call of op's batch through the apply
+// function.
+func functionCall(i int, op session.ApplyOp, now time.Time) (pipelineCall, error) {
+	u := op.Update
+	var maxAge *int64
+	if u.MaxAge > 0 {
+		maxAge = ptrTo(u.MaxAge.Milliseconds())
+	}
+	cmds, err := encodeCommands(u.Commands)
+	if err != nil {
+		return pipelineCall{}, fmt.Errorf("postgres: apply to session %s: %w", op.ID, err)
+	}
+	touched := session.TouchedKeys(u.Commands)
+	if touched == nil {
+		touched = []string{}
+	}
+	return pipelineCall{i: i, args: []any{op.ID, now, false, storeTime(u.Expires),
+		maxAge, nil, nil, nonEmpty(u.Label), string(cmds), touched, u.Fetch, u.FetchAll}}, nil
+}
+
+// runLanes sends each lane's calls as one pipeline, the lanes at once on
+// connections of their own, and waits for all of them.
+func (s *Store) runLanes(ctx context.Context, ops []session.ApplyOp, lanes [][]pipelineCall, res []session.ApplyResult) {
 	var wg sync.WaitGroup
 	for _, calls := range lanes {
 		if len(calls) == 0 {
@@ -120,26 +167,6 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		}()
 	}
 	wg.Wait()
-	// The fast statements that matched no session (missing, expired, or
-	// changed while they waited for its lock) changed nothing: the apply
-	// function decides, one op at a time (each is alone on its session).
-	for _, calls := range lanes {
-		for _, cl := range calls {
-			if r := &res[cl.i]; cl.fast && r.Doc == nil && errors.Is(r.Err, errFastMiss) {
-				op := ops[cl.i]
-				var maxAge *int64
-				if op.Update.MaxAge > 0 {
-					maxAge = ptrTo(op.Update.MaxAge.Milliseconds())
-				}
-				r.Doc, r.Err = s.applyFunction(ctx, op.ID, false, storeTime(op.Update.Expires), maxAge, time.Time{},
-					nil, nonEmpty(op.Update.Label), op.Update)
-				if r.Err != nil {
-					r.Err = fmt.Errorf("postgres: apply to session %s: %w", op.ID, classify(r.Err))
-				}
-			}
-		}
-	}
-	return res
 }
 
 // errFastMiss is the result of a fast statement (fastSQL) that matched no

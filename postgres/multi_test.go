@@ -130,6 +130,46 @@ func TestApplyMultiEachOpItsOwnResult(t *testing.T) {
 	}
 }
 
+// Fast ops (a $set with a Fetch) that match no session go through the
+// apply function together, in one more pipelined round: 16 ops on missing
+// sessions and one live one cost two round trips on one connection, not
+// one per miss, and each op gets its own result.
+func TestApplyMultiFastMissesRetryTogether(t *testing.T) {
+	wc := &wireCounter{}
+	st := newStore(t, countedPool(t, 1, wc))
+	ctx := context.Background()
+	fast := func(v string) session.Update {
+		u := cmds(set("seen", v))
+		u.Fetch = []string{"user"}
+		return u
+	}
+	live := createSession(t, st)
+	ops := []session.ApplyOp{{ID: live, Update: fast("live")}}
+	for i := range 16 {
+		ops = append(ops, session.ApplyOp{ID: fmt.Sprintf("missing-%d-%s", i, live), Update: fast("x")})
+	}
+	st.ApplyMulti(ctx, ops) // prepares the statements on the connection
+	before := wc.trips.Load()
+	out := st.ApplyMulti(ctx, ops)
+	trips := wc.trips.Load() - before
+	if out[0].Err != nil || out[0].Doc["seen"] != "live" {
+		t.Fatalf("live op: %v, %v", out[0].Doc, out[0].Err)
+	}
+	for i, r := range out[1:] {
+		if !errors.Is(r.Err, session.ErrNotFound) {
+			t.Fatalf("op %d on a missing session: %v, want ErrNotFound", i+1, r.Err)
+		}
+	}
+	if trips != 2 {
+		t.Errorf("16 missed fast ops: %d round trips, want 2 (the pipeline, then the retries together)", trips)
+	}
+	for i := range 16 {
+		if _, err := st.Load(ctx, ops[i+1].ID, nil); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("missing session %d was created: %v", i, err)
+		}
+	}
+}
+
 // On a pool of the simple protocol, ApplyMulti applies each op by itself,
 // with the same results.
 func TestApplyMultiSimpleProtocol(t *testing.T) {
