@@ -25,7 +25,8 @@
 //
 // # One round trip per batch
 //
-// Every method is one SQL statement. A batch of commands (any operators,
+// Every method is one SQL statement (Apply's fast path, below, is two when
+// it misses). A batch of commands (any operators,
 // dotted paths, arrays, Take, $push with $slice, keys to fetch) is one call
 // of the plpgsql function <prefix>apply that EnsureSchema installs. It
 // locks the session's row (the UPDATE that moves its expiry), so that

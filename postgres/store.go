@@ -23,7 +23,8 @@ import (
 //
 // Each session is one row of reserved fields in <prefix>sessions and one
 // row per top-level key in <prefix>keys, its value in jsonb (see the
-// package documentation). Every call is one statement, one round trip: a
+// package documentation). Every call is one statement, one round trip (two
+// when Apply's fast statement misses, below): a
 // batch of commands runs as one call of the function <prefix>apply that
 // EnsureSchema installs, which locks the session's row, applies the
 // commands to the top-level keys they touch, writes back the keys that
@@ -194,8 +195,8 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 // Apply applies u to the live session id in one call of the apply function
 // (one round trip; a batch of top-level $set and $unset only is one plain
 // statement, and a second round trip through the function only if another
-// batch on the session committed while it waited for the lock, or the
-// session is missing), under a lock on the session's row, and returns the
+// batch on the session committed since its snapshot, or the session is
+// missing or expired), under a lock on the session's row, and returns the
 // result that session.Update describes. The step moves the session's
 // expiry to u.Expires and, when set, its maxAge and label.
 //
