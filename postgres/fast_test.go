@@ -302,3 +302,52 @@ func TestFastPathInvalidCommand(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, session.Doc{"user": "alice"}, loaded.User())
 }
+
+// TestFastPathStoreBuffering is the store-buffering litmus test of the
+// fast statement's snapshot check: batch 1 sets x and fetches y, batch 2
+// sets y (or, every other round, increments it through the function) and
+// fetches x, both at once on one session. In any serial order one of them
+// sees the other's write; without the xmin check both can miss it. Run
+// with the planner's generic plan too, where the check is an InitPlan.
+func TestFastPathStoreBuffering(t *testing.T) {
+	for _, generic := range []bool{false, true} {
+		t.Run(fmt.Sprint("generic=", generic), func(t *testing.T) {
+			pool := newPool(t, 8, func(c *pgxpool.Config) {
+				if generic {
+					c.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+				}
+			})
+			st := newStore(t, pool)
+			for round := range 200 {
+				m := newMeta(t, time.Hour)
+				if _, err := st.Create(bg, m, cmds(set("z", int64(0)))); err != nil {
+					t.Fatal(err)
+				}
+				u1 := cmds(set("x", int64(1)))
+				u1.Fetch = []string{"y"}
+				u2 := cmds(set("y", int64(1)))
+				if round%2 == 1 {
+					u2 = cmds(inc("y", int64(1)))
+				}
+				u2.Fetch = []string{"x"}
+				var d1, d2 session.Doc
+				var e1, e2 error
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				wg.Add(2)
+				go func() { defer wg.Done(); <-start; d1, e1 = st.Apply(bg, m.ID, u1) }()
+				go func() { defer wg.Done(); <-start; d2, e2 = st.Apply(bg, m.ID, u2) }()
+				close(start)
+				wg.Wait()
+				if e1 != nil || e2 != nil {
+					t.Fatalf("round %d: %v, %v", round, e1, e2)
+				}
+				_, sawY := d1["y"]
+				_, sawX := d2["x"]
+				if !sawY && !sawX {
+					t.Fatalf("round %d: neither batch saw the other's write: %v, %v", round, d1.User(), d2.User())
+				}
+			}
+		})
+	}
+}
