@@ -6,7 +6,7 @@
 // Run it from this directory:
 //
 //	cd bench && go run .              # the default run, a few minutes
-//	cd bench && go run . -quick       # everything in under a minute
+//	cd bench && go run . -quick       # everything in under 90 seconds
 //	cd bench && go run . -out ../docs # also write docs/benchmarks.svg and docs/benchmarks-results.md
 //	cd bench && go run . -soak 60s    # the soak: the example's routes for 60 s per store
 //	cd bench && go run . -quick -only throughput -stores redis # one scenario, one store

@@ -24,7 +24,8 @@ const maxGroup = 64
 
 // coalescer batches concurrent Apply calls for a store that implements
 // session.MultiApplier, by group commit: a call that arrives while fewer
-// than maxGroupsInFlight groups are in flight goes out at once, alone;
+// than maxGroupsInFlight groups are in flight goes out at once (alone, or
+// with the calls that arrived just before it, if another runner takes it);
 // calls that arrive while that many are in flight wait, and go out
 // together as the next group (at most maxGroup of them) as soon as one
 // returns. An idle store therefore adds no latency, and a busy one gets one
@@ -57,8 +58,8 @@ type pending struct {
 	done chan struct{} // closed when res is set
 }
 
-// Apply queues the op, starts a runner if none is in flight, and waits for
-// the op's result or the end of ctx.
+// Apply queues the op, starts a runner if fewer than maxGroups are in
+// flight, and waits for the op's result or the end of ctx.
 func (c *coalescer) Apply(ctx context.Context, id string, u session.Update) (session.Doc, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, context.Cause(ctx)

@@ -20,11 +20,12 @@ type multiMemory struct {
 	*memory.Store
 	gate    chan struct{} // if not nil, the first hold groups wait for it
 	entered chan struct{} // closed when the first hold groups have arrived
-	hold    int
+	hold    int           // how many groups the gate holds
 	panicOn string        // an op on this id panics
 
 	mu     sync.Mutex
 	groups [][]string
+	ctxs   []context.Context // each group's context
 }
 
 func (s *multiMemory) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session.ApplyResult {
@@ -34,6 +35,7 @@ func (s *multiMemory) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []s
 	}
 	s.mu.Lock()
 	s.groups = append(s.groups, ids)
+	s.ctxs = append(s.ctxs, ctx)
 	n := len(s.groups)
 	s.mu.Unlock()
 	if s.gate != nil && n <= s.hold {
@@ -335,5 +337,45 @@ func TestBatchingOption(t *testing.T) {
 		if got := m.bounded.(*boundedStore).multi != nil; got != tc.want {
 			t.Errorf("%T, NoBatching %v: batching %v, want %v", tc.st, tc.opts.NoBatching, got, tc.want)
 		}
+	}
+}
+
+type ctxMark struct{}
+
+// A group of one runs under its caller's context, values included; a
+// group of several under a context of its own, which carries no caller's
+// values.
+func TestCoalescerGroupContext(t *testing.T) {
+	st := newMulti(t, true, "one", "a", "b")
+	exec := future.NewExecutor(4)
+	c := &coalescer{st: st, exec: exec, groups: 1}
+	ctx := context.WithValue(context.Background(), ctxMark{}, "caller")
+	var wg sync.WaitGroup
+	for _, id := range []string{"one", "a", "b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Apply(ctx, id, incBy(t, 1)); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+		}()
+		if id == "one" {
+			<-st.entered
+		}
+	}
+	waitQueued(t, c, 2)
+	close(st.gate)
+	wg.Wait()
+	exec.Wait()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.ctxs) != 2 || len(st.groups[1]) != 2 {
+		t.Fatalf("groups %v, want [one] then [a b]", st.groups)
+	}
+	if v := st.ctxs[0].Value(ctxMark{}); v != "caller" {
+		t.Errorf("group of one: the store's context has value %v, want the caller's", v)
+	}
+	if v := st.ctxs[1].Value(ctxMark{}); v != nil {
+		t.Errorf("group of two: the store's context has value %v, want none", v)
 	}
 }
