@@ -28,6 +28,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -81,38 +83,26 @@ func parseFlags(args []string, stderr io.Writer) (cmdOptions, error) {
 var storeKeys = []string{"redis", "postgres", "mongo"}
 
 func parseStores(s string) (map[string]bool, error) {
-	sel := map[string]bool{}
-	for _, n := range splitComma(s) {
-		known := false
-		for _, k := range storeKeys {
-			known = known || k == n
-		}
-		if !known {
-			return nil, fmt.Errorf("-stores: unknown store %q (want some of %v)", n, storeKeys)
-		}
-		sel[n] = true
-	}
-	return sel, nil
+	return parseList("-stores", "store", s, storeKeys)
 }
 
 // wantStore says whether -stores selects the backend of key.
 func (o cmdOptions) wantStore(key string) bool { return len(o.Stores) == 0 || o.Stores[key] }
 
 func parseOnly(s string) (map[string]bool, error) {
-	sel := map[string]bool{}
 	if s == "" {
-		for _, n := range scenarios {
-			sel[n] = true
-		}
-		return sel, nil
+		s = strings.Join(scenarios, ",")
 	}
+	return parseList("-only", "scenario", s, scenarios)
+}
+
+// parseList returns the set of the comma-separated names in s, each of
+// which must be one of known; flag and what name them in the error.
+func parseList(flag, what, s string, known []string) (map[string]bool, error) {
+	sel := map[string]bool{}
 	for _, n := range splitComma(s) {
-		known := false
-		for _, k := range scenarios {
-			known = known || k == n
-		}
-		if !known {
-			return nil, fmt.Errorf("-only: unknown scenario %q (want some of %v)", n, scenarios)
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("%s: unknown %s %q (want some of %v)", flag, what, n, known)
 		}
 		sel[n] = true
 	}

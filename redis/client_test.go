@@ -10,7 +10,13 @@ import (
 
 // client returns a client of the test Redis, closed when t ends.
 func client(t testing.TB) *goredis.Client {
-	opt, err := goredis.ParseURL(testenv.RedisURL(t))
+	return clientOf(t, testenv.RedisURL(t))
+}
+
+// clientOf returns a client of the Redis at url, with
+// ContextTimeoutEnabled, closed when t ends.
+func clientOf(t testing.TB, url string) *goredis.Client {
+	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,13 +32,7 @@ func TestOutageRedisKilled(t *testing.T) {
 		t.Skip("an outage under load takes seconds")
 	}
 	srv := testenv.RestartableRedis(t)
-	opt, err := goredis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.ContextTimeoutEnabled = true
-	client := goredis.NewClient(opt)
-	t.Cleanup(func() { _ = client.Close() })
+	client := clientOf(t, srv.URL())
 	h := faultapp.App(t, redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t))), middleware.Options{Timeout: faultTimeout})
 	testenv.Outage(t, h, testenv.OutageOptions{
 		Timeout:     faultTimeout,
