@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -254,8 +253,7 @@ func TestBatchingThroughput(t *testing.T) {
 		conns int32
 		rtt   time.Duration
 	}{{16, 0}, {4, 0}, {16, time.Millisecond}, {2, 2 * time.Millisecond}} {
-		runs := map[bool]func(int, time.Duration) int64{}
-		for _, off := range []bool{false, true} {
+		line := faultapp.BatchingOnOff(t, func() session.Store {
 			pool := newPool(t, sc.conns, func(cfg *pgxpool.Config) {
 				if sc.rtt == 0 {
 					return
@@ -269,30 +267,9 @@ func TestBatchingThroughput(t *testing.T) {
 					return &slowConn{Conn: conn, rtt: sc.rtt}, nil
 				}
 			})
-			st := newStore(t, pool)
-			runs[off] = faultapp.LoadClients(t, st, off, clients)
-			runs[off](0, 200*time.Millisecond) // warm up
-		}
-		// Alternate on and off, in rounds short against the machine's
-		// noise, and compare each round's pair.
-		var on, off int64
-		ratios := make([]float64, rounds)
-		for i := range ratios {
-			var a, b int64 // on, off
-			if i%2 == 0 {
-				a = runs[false](0, d)
-				b = runs[true](0, d)
-			} else {
-				b = runs[true](0, d)
-				a = runs[false](0, d)
-			}
-			on, off = on+a, off+b
-			ratios[i] = float64(a) / float64(b)
-		}
-		sort.Float64s(ratios)
-		secs := float64(rounds) * d.Seconds()
-		t.Logf("PostgreSQL, pool %d, +%v per round trip, %d clients, read+inc: batching on %.0f req/s, off %.0f req/s: on/off ×%.2f (median of %d paired rounds ×%.2f, range ×%.2f–×%.2f)",
-			sc.conns, sc.rtt, clients, float64(on)/secs, float64(off)/secs, float64(on)/float64(off), rounds, (ratios[rounds/2-1]+ratios[rounds/2])/2, ratios[0], ratios[rounds-1])
+			return newStore(t, pool)
+		}, clients, rounds, d)
+		t.Logf("PostgreSQL, pool %d, +%v per round trip, %s", sc.conns, sc.rtt, line)
 	}
 }
 

@@ -3,7 +3,6 @@ package redis
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -218,33 +217,10 @@ func TestBatchingThroughput(t *testing.T) {
 	}
 	const clients, rounds = 16, 12
 	const d = 500 * time.Millisecond
-	runs := map[bool]func(int, time.Duration) int64{}
-	for _, off := range []bool{false, true} {
+	t.Log("Redis, " + faultapp.BatchingOnOff(t, func() session.Store {
 		s, _ := newStore(t)
-		st := session.Store(s)
-		runs[off] = faultapp.LoadClients(t, st, off, clients)
-		runs[off](0, 200*time.Millisecond) // warm up
-	}
-	// Alternate on and off, in rounds short against the machine's noise,
-	// and compare each round's pair.
-	var on, off int64
-	ratios := make([]float64, rounds)
-	for i := range ratios {
-		var a, b int64 // on, off
-		if i%2 == 0 {
-			a = runs[false](0, d)
-			b = runs[true](0, d)
-		} else {
-			b = runs[true](0, d)
-			a = runs[false](0, d)
-		}
-		on, off = on+a, off+b
-		ratios[i] = float64(a) / float64(b)
-	}
-	sort.Float64s(ratios)
-	secs := float64(rounds) * d.Seconds()
-	t.Logf("Redis, %d clients, read+inc: batching on %.0f req/s, off %.0f req/s: on/off ×%.2f (median of %d paired rounds ×%.2f, range ×%.2f–×%.2f)",
-		clients, float64(on)/secs, float64(off)/secs, float64(on)/float64(off), rounds, (ratios[rounds/2-1]+ratios[rounds/2])/2, ratios[0], ratios[rounds-1])
+		return s
+	}, clients, rounds, d))
 }
 
 // In a Cluster, go-redis splits ApplyMulti's pipeline by node: every op

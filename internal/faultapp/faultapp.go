@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -173,4 +174,36 @@ func LoadClients(t *testing.T, st session.Store, noBatching bool, clients int) f
 		wg.Wait()
 		return total.Load()
 	}
+}
+
+// BatchingOnOff measures batching across requests on the stores that
+// newStore makes (a new one for each side): clients clients at once, with
+// batching on and off in alternating rounds of d each, so that the
+// machine's noise falls on both sides alike. It returns the figures as a
+// sentence for the test's log; it asserts no speed.
+func BatchingOnOff(t *testing.T, newStore func() session.Store, clients, rounds int, d time.Duration) string {
+	t.Helper()
+	runs := map[bool]func(int, time.Duration) int64{}
+	for _, off := range []bool{false, true} {
+		runs[off] = LoadClients(t, newStore(), off, clients)
+		runs[off](0, 200*time.Millisecond) // warm up
+	}
+	var on, off int64
+	ratios := make([]float64, rounds)
+	for i := range ratios {
+		var a, b int64 // on, off
+		if i%2 == 0 {
+			a = runs[false](0, d)
+			b = runs[true](0, d)
+		} else {
+			b = runs[true](0, d)
+			a = runs[false](0, d)
+		}
+		on, off = on+a, off+b
+		ratios[i] = float64(a) / float64(b)
+	}
+	sort.Float64s(ratios)
+	secs := float64(rounds) * d.Seconds()
+	return fmt.Sprintf("%d clients, read+inc: batching on %.0f req/s, off %.0f req/s: on/off ×%.2f (median of %d paired rounds ×%.2f, range ×%.2f–×%.2f)",
+		clients, float64(on)/secs, float64(off)/secs, float64(on)/float64(off), rounds, (ratios[(rounds-1)/2]+ratios[rounds/2])/2, ratios[0], ratios[rounds-1])
 }
