@@ -120,64 +120,6 @@ func TestTakeReturnsTheValueBefore(t *testing.T) {
 	assert.Equal(t, session.Doc{"d": map[string]any{"y": int64(2)}}, got.User())
 }
 
-// TestConcurrentTake: of 32 concurrent Takes of one key on two stores,
-// exactly one gets the value.
-func TestConcurrentTake(t *testing.T) {
-	schema := testSchema(t)
-	a := newStore(t, newPool(t, 8), postgres.WithSchema(schema))
-	b := newStore(t, newPool(t, 8), postgres.WithSchema(schema))
-	for round := range 5 {
-		m := newMeta(t, time.Hour)
-		_, err := a.Create(bg, m, cmds(set("flash", int64(round))))
-		require.NoError(t, err)
-		var got atomic.Int32
-		var wg sync.WaitGroup
-		for i := range 32 {
-			st := a
-			if i%2 == 1 {
-				st = b
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				doc, err := st.Apply(bg, m.ID, cmds(session.Command{Op: session.OpTake, Path: "flash"}))
-				if assert.NoError(t, err) && doc["flash"] != nil {
-					got.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		assert.EqualValues(t, 1, got.Load(), "round %d", round)
-	}
-}
-
-// TestConcurrentPushLast: 33 concurrent pushes with $slice 5 leave 5.
-func TestConcurrentPushLast(t *testing.T) {
-	schema := testSchema(t)
-	a := newStore(t, newPool(t, 8), postgres.WithSchema(schema))
-	b := newStore(t, newPool(t, 8), postgres.WithSchema(schema))
-	m := newMeta(t, time.Hour)
-	_, err := a.Create(bg, m, session.Update{})
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	for i := range 33 {
-		st := a
-		if i%2 == 1 {
-			st = b
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := st.Apply(bg, m.ID, cmds(session.Command{Op: session.OpPush, Path: "recent", Values: []any{i}, Slice: 5}))
-			assert.NoError(t, err)
-		}()
-	}
-	wg.Wait()
-	doc, err := a.Load(bg, m.ID, nil)
-	require.NoError(t, err)
-	assert.Len(t, doc["recent"], 5)
-}
-
 // TestConcurrentIncrementsTwoInstances: two stores on two pools of 8
 // connections, 32 goroutines × 50 increments on one session, end exact.
 func TestConcurrentIncrementsTwoInstances(t *testing.T) {
