@@ -236,40 +236,44 @@ func TestHTTPBatchingAcrossRequests(t *testing.T) {
 	}
 }
 
-// TestBatchingThroughput prints requests per second of 16 clients, each on
-// its own session, reading and incrementing one key, with batching on and
-// off, in interleaved rounds of the same run: with a pool of 16 and of 4
-// connections on loopback, and with round trips made slower on the
-// connection (a database across a network): a pool of 16 with 1 ms more
-// per round trip, and a pool of 2 (fewer connections than clients, as
-// under a production load) with 2 ms more. It asserts no speed.
-func TestBatchingThroughput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures for seconds")
-	}
+// BenchmarkBatching measures requests per second of 16 clients, each on
+// its own session, reading and incrementing one key, with batching across
+// requests on and off, in interleaved rounds of one run: with a pool of 16
+// and of 4 connections on loopback, and with round trips made slower on
+// the connection (a database across a network): a pool of 16 with 1 ms
+// more per round trip, and a pool of 2 (fewer connections than clients, as
+// under a production load) with 2 ms more. Each sub-benchmark is one run
+// of several seconds, whatever b.N:
+//
+//	go test -run '^$' -bench Batching ./postgres/
+func BenchmarkBatching(b *testing.B) {
 	const clients, rounds = 16, 12
-	const d = 500 * time.Millisecond
 	for _, sc := range []struct {
 		conns int32
 		rtt   time.Duration
 	}{{16, 0}, {4, 0}, {16, time.Millisecond}, {2, 2 * time.Millisecond}} {
-		line := faultapp.BatchingOnOff(t, func() session.Store {
-			pool := newPool(t, sc.conns, func(cfg *pgxpool.Config) {
-				if sc.rtt == 0 {
-					return
-				}
-				dialer := &net.Dialer{}
-				cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-					conn, err := dialer.DialContext(ctx, network, addr)
-					if err != nil {
-						return nil, err
+		b.Run(fmt.Sprintf("pool=%d/rtt=%v", sc.conns, sc.rtt), func(b *testing.B) {
+			r := faultapp.BatchingOnOff(b, func() session.Store {
+				pool := newPool(b, sc.conns, func(cfg *pgxpool.Config) {
+					if sc.rtt == 0 {
+						return
 					}
-					return &slowConn{Conn: conn, rtt: sc.rtt}, nil
-				}
-			})
-			return newStore(t, pool)
-		}, clients, rounds, d)
-		t.Logf("PostgreSQL, pool %d, +%v per round trip, %s", sc.conns, sc.rtt, line)
+					dialer := &net.Dialer{}
+					cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+						conn, err := dialer.DialContext(ctx, network, addr)
+						if err != nil {
+							return nil, err
+						}
+						return &slowConn{Conn: conn, rtt: sc.rtt}, nil
+					}
+				})
+				return newStore(b, pool)
+			}, clients, rounds, 500*time.Millisecond)
+			b.Logf("PostgreSQL, pool %d, +%v per round trip, %d clients, read+inc: %v", sc.conns, sc.rtt, clients, r)
+			b.ReportMetric(r.On, "req/s-on")
+			b.ReportMetric(r.Off, "req/s-off")
+			b.ReportMetric(r.Median(), "on/off")
+		})
 	}
 }
 

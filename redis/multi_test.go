@@ -208,19 +208,22 @@ func TestHTTPBatchingAcrossRequests(t *testing.T) {
 	}
 }
 
-// TestBatchingThroughput prints requests per second of 16 clients, each on
-// its own session, reading and incrementing one key, with batching on and
-// off, in interleaved rounds of the same run. It asserts no speed.
-func TestBatchingThroughput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures for seconds")
-	}
+// BenchmarkBatching measures requests per second of 16 clients, each on
+// its own session, reading and incrementing one key, with batching across
+// requests on and off, in interleaved rounds of one run, and reports both
+// and their ratio (one run of several seconds, whatever b.N):
+//
+//	go test -run '^$' -bench Batching ./redis/
+func BenchmarkBatching(b *testing.B) {
 	const clients, rounds = 16, 12
-	const d = 500 * time.Millisecond
-	t.Log("Redis, " + faultapp.BatchingOnOff(t, func() session.Store {
-		s, _ := newStore(t)
+	r := faultapp.BatchingOnOff(b, func() session.Store {
+		s, _ := newStore(b)
 		return s
-	}, clients, rounds, d))
+	}, clients, rounds, 500*time.Millisecond)
+	b.Logf("Redis, %d clients, read+inc: %v", clients, r)
+	b.ReportMetric(r.On, "req/s-on")
+	b.ReportMetric(r.Off, "req/s-off")
+	b.ReportMetric(r.Median(), "on/off")
 }
 
 // In a Cluster, go-redis splits ApplyMulti's pipeline by node: every op

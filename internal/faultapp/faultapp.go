@@ -116,7 +116,7 @@ var batchKey = [][]byte{[]byte("0123456789abcdef0123456789abcdef-batch")}
 // session per client, and returns a function that sends, from every client
 // at once, requests until each has sent n (n > 0) or until d has passed
 // (n == 0), and returns how many were sent.
-func LoadClients(t *testing.T, st session.Store, noBatching bool, clients int) func(n int, d time.Duration) int64 {
+func LoadClients(t testing.TB, st session.Store, noBatching bool, clients int) func(n int, d time.Duration) int64 {
 	t.Helper()
 	m, err := middleware.New(st, middleware.Options{Keys: batchKey, NoBatching: noBatching})
 	if err != nil {
@@ -176,16 +176,35 @@ func LoadClients(t *testing.T, st session.Store, noBatching bool, clients int) f
 	}
 }
 
+// OnOff is what BatchingOnOff measured: requests per second with batching
+// on and off, and the on/off ratio of each pair of rounds.
+type OnOff struct {
+	On, Off float64   // req/s over every round
+	Ratios  []float64 // on/off of each pair of rounds, sorted
+}
+
+// Median returns the median of the per-round ratios.
+func (o OnOff) Median() float64 {
+	n := len(o.Ratios)
+	return (o.Ratios[(n-1)/2] + o.Ratios[n/2]) / 2
+}
+
+// String formats the figures as a sentence for a log.
+func (o OnOff) String() string {
+	return fmt.Sprintf("batching on %.0f req/s, off %.0f req/s: on/off ×%.2f (median of %d paired rounds ×%.2f, range ×%.2f–×%.2f)",
+		o.On, o.Off, o.On/o.Off, len(o.Ratios), o.Median(), o.Ratios[0], o.Ratios[len(o.Ratios)-1])
+}
+
 // BatchingOnOff measures batching across requests on the stores that
 // newStore makes (a new one for each side): clients clients at once, with
-// batching on and off in alternating rounds of d each, so that the
-// machine's noise falls on both sides alike. It returns the figures as a
-// sentence for the test's log; it asserts no speed.
-func BatchingOnOff(t *testing.T, newStore func() session.Store, clients, rounds int, d time.Duration) string {
-	t.Helper()
+// batching on and off in alternating rounds of d each (rounds ≥ 1), so
+// that the machine's noise falls on both sides alike. It asserts no speed.
+func BatchingOnOff(tb testing.TB, newStore func() session.Store, clients, rounds int, d time.Duration) OnOff {
+	tb.Helper()
+	rounds = max(rounds, 1)
 	runs := map[bool]func(int, time.Duration) int64{}
 	for _, off := range []bool{false, true} {
-		runs[off] = LoadClients(t, newStore(), off, clients)
+		runs[off] = LoadClients(tb, newStore(), off, clients)
 		runs[off](0, 200*time.Millisecond) // warm up
 	}
 	var on, off int64
@@ -204,6 +223,5 @@ func BatchingOnOff(t *testing.T, newStore func() session.Store, clients, rounds 
 	}
 	sort.Float64s(ratios)
 	secs := float64(rounds) * d.Seconds()
-	return fmt.Sprintf("%d clients, read+inc: batching on %.0f req/s, off %.0f req/s: on/off ×%.2f (median of %d paired rounds ×%.2f, range ×%.2f–×%.2f)",
-		clients, float64(on)/secs, float64(off)/secs, float64(on)/float64(off), rounds, (ratios[(rounds-1)/2]+ratios[rounds/2])/2, ratios[0], ratios[rounds-1])
+	return OnOff{On: float64(on) / secs, Off: float64(off) / secs, Ratios: ratios}
 }
