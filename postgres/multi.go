@@ -45,10 +45,10 @@ var idSeed = maphash.MakeSeed()
 // connection when some fast op missed.
 //
 // The statements are prepared once per connection (pgx's Prepare, one more
-// round trip the first time). On a pool configured for the simple protocol
-// (pgx.QueryExecModeSimpleProtocol or QueryExecModeExec, for poolers that
-// do not keep prepared statements) ApplyMulti calls Apply for each op
-// instead.
+// round trip the first time). On a pool whose exec mode is not pgx's
+// default QueryExecModeCacheStatement (the simple protocol, Exec,
+// DescribeExec or CacheDescribe, as for poolers that do not keep named
+// prepared statements) ApplyMulti calls Apply for each op instead.
 func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session.ApplyResult {
 	res := make([]session.ApplyResult, len(ops))
 	if len(ops) == 1 { // alone: exactly Apply
@@ -61,14 +61,13 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		}
 		return res
 	}
-	switch s.pool.Config().ConnConfig.DefaultQueryExecMode {
-	case pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec:
+	if !s.pipelines {
 		for i, op := range ops {
 			res[i].Doc, res[i].Err = s.Apply(ctx, op.ID, op.Update)
 		}
 		return res
 	}
-	lanes := make([][]pipelineCall, max(min(len(ops), multiConns, int(s.pool.Config().MaxConns)), 1))
+	lanes := make([][]pipelineCall, min(len(ops), s.lanes))
 	now := s.now()
 	// A session with several ops here gets no fast path: an op that falls
 	// back runs after the pipeline, which would put it after the next op

@@ -169,20 +169,35 @@ func TestApplyMultiFastMissesRetryTogether(t *testing.T) {
 	}
 }
 
-// On a pool of the simple protocol, ApplyMulti applies each op by itself,
-// with the same results.
-func TestApplyMultiSimpleProtocol(t *testing.T) {
-	pool := newPool(t, 2, func(cfg *pgxpool.Config) {
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	})
-	st := newStore(t, pool)
-	a := createSession(t, st)
-	res := st.ApplyMulti(context.Background(), []session.ApplyOp{
-		{ID: a, Update: cmds(inc("n", int64(1)))},
-		{ID: "missing", Update: cmds(inc("n", int64(1)))},
-	})
-	if res[0].Err != nil || res[0].Doc["n"] != int64(1) || !errors.Is(res[1].Err, session.ErrNotFound) {
-		t.Fatalf("%+v", res)
+// On a pool whose exec mode is not pgx's default (the simple protocol,
+// Exec, DescribeExec, CacheDescribe: for poolers that drop named prepared
+// statements), ApplyMulti applies each op by itself, with the same results,
+// and prepares no named statement.
+func TestApplyMultiWithoutPreparedStatements(t *testing.T) {
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec,
+		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeCacheDescribe} {
+		t.Run(mode.String(), func(t *testing.T) {
+			qc := &queryCounter{}
+			pool := newPool(t, 2, func(cfg *pgxpool.Config) {
+				cfg.ConnConfig.DefaultQueryExecMode = mode
+				cfg.ConnConfig.Tracer = qc
+			})
+			st := newStore(t, pool)
+			a := createSession(t, st)
+			fast := cmds(set("seen", "x"))
+			fast.Fetch = []string{"n"}
+			res := st.ApplyMulti(context.Background(), []session.ApplyOp{
+				{ID: a, Update: cmds(inc("n", int64(1)))},
+				{ID: "missing", Update: cmds(inc("n", int64(1)))},
+				{ID: createSession(t, st), Update: fast},
+			})
+			if res[0].Err != nil || res[0].Doc["n"] != int64(1) || !errors.Is(res[1].Err, session.ErrNotFound) || res[2].Err != nil {
+				t.Fatalf("%+v", res)
+			}
+			if n := qc.named.Load(); n != 0 {
+				t.Errorf("%d named statements prepared on a pool in %v", n, mode)
+			}
+		})
 	}
 }
 

@@ -20,8 +20,8 @@ import (
 )
 
 // queryCounter is a pgx QueryTracer that counts the queries and the
-// statement preparations of a pool.
-type queryCounter struct{ queries, prepares atomic.Int64 }
+// statement preparations of a pool, and those of a named statement.
+type queryCounter struct{ queries, prepares, named atomic.Int64 }
 
 func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	c.queries.Add(1)
@@ -30,8 +30,11 @@ func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.T
 
 func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-func (c *queryCounter) TracePrepareStart(ctx context.Context, _ *pgx.Conn, _ pgx.TracePrepareStartData) context.Context {
+func (c *queryCounter) TracePrepareStart(ctx context.Context, _ *pgx.Conn, d pgx.TracePrepareStartData) context.Context {
 	c.prepares.Add(1)
+	if d.Name != "" {
+		c.named.Add(1)
+	}
 	return ctx
 }
 

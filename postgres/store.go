@@ -35,6 +35,12 @@ import (
 // EnsureSchema once before using it.
 type Store struct {
 	pool       *pgxpool.Pool
+	// pipelines says that the pool's exec mode keeps named prepared
+	// statements (pgx's default, QueryExecModeCacheStatement), which
+	// ApplyMulti's pipelines use; lanes is how many connections an
+	// ApplyMulti spreads over.
+	pipelines bool
+	lanes     int
 	schemaName string
 	prefix     string
 	n          names
@@ -89,6 +95,11 @@ func NewStore(pool *pgxpool.Pool, opts ...Option) *Store {
 		s.cfgErr = fmt.Errorf("table prefix %q: want at most 40 letters, digits and '_'", s.prefix)
 	case len(s.schemaName) > 63:
 		s.cfgErr = fmt.Errorf("schema name %q is longer than 63 bytes", s.schemaName)
+	}
+	if pool != nil {
+		cfg := pool.Config() // a deep copy: read it once
+		s.pipelines = cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
+		s.lanes = max(min(multiConns, int(cfg.MaxConns)), 1)
 	}
 	s.n = newNames(s.schemaName, s.prefix)
 	s.loadSQL = s.n.expand(`
