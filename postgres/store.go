@@ -34,13 +34,13 @@ import (
 // The zero value is not usable; make a Store with NewStore and call
 // EnsureSchema once before using it.
 type Store struct {
-	pool       *pgxpool.Pool
+	pool *pgxpool.Pool
 	// pipelines says that the pool's exec mode keeps named prepared
 	// statements (pgx's default, QueryExecModeCacheStatement), which
 	// ApplyMulti's pipelines use; lanes is how many connections an
 	// ApplyMulti spreads over.
-	pipelines bool
-	lanes     int
+	pipelines  bool
+	lanes      int
 	schemaName string
 	prefix     string
 	n          names
