@@ -67,7 +67,7 @@ func (s *Session) sendBatch(ctx context.Context, b []*pending) {
 		s.replace(ctx, b[0])
 		return
 	}
-	if s.stale(b) {
+	if s.stale(b) || s.nothingToTake(b) {
 		return
 	}
 	if hasWrite(b) {
@@ -92,6 +92,23 @@ func (s *Session) stale(b []*pending) bool {
 	for _, p := range b {
 		p.doc = snap
 	}
+	return true
+}
+
+// nothingToTake reports whether b is a Take on a session that is not
+// stored (a new visitor, or one just destroyed or regenerated), and
+// resolves it with nothing taken: there is nothing to take, and a Take must
+// not store a session.
+func (s *Session) nothingToTake(b []*pending) bool {
+	if len(b) != 1 || b[0].kind != kindTake {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateStored {
+		return false
+	}
+	b[0].doc = s.snapshot()
 	return true
 }
 

@@ -117,8 +117,8 @@ func (s *Session) Rename(from, to string) *future.Future[Doc] {
 // requests taking the same key, exactly one gets the value: the way to
 // show a flash message once. Take goes to the store on its own (one round
 // trip), not batched with other commands. On a session that is not stored
-// (a new visitor) with nothing queued, Take resolves with nil at once and
-// stores nothing.
+// when the Take is sent (a new visitor, or after Destroy or Regenerate),
+// Take resolves with nil without a store call and stores nothing.
 func (s *Session) Take(key string) *future.Future[any] {
 	taken := func(d Doc) any {
 		v, _ := lookupDoc(d, key)
@@ -127,12 +127,6 @@ func (s *Session) Take(key string) *future.Future[any] {
 	c, err := PrepareCommand(Command{Op: OpTake, Path: key})
 	if err != nil {
 		return rejectAs(s, &pending{kind: kindTake, cmd: Command{Op: OpTake, Path: key}}, taken, err)
-	}
-	s.mu.Lock()
-	unstored := s.state != stateStored && len(s.queue) == 0 && s.failed == nil
-	s.mu.Unlock()
-	if unstored { // nothing stored, nothing queued: nothing to take, and nothing to store
-		return future.Resolve[any](nil)
 	}
 	return enqueueAs(s, &pending{kind: kindTake, cmd: c}, taken)
 }
@@ -171,7 +165,8 @@ func (s *Session) SetLabel(label string) *future.Future[Doc] {
 // Fetch loads the top-level keys named in keys into the local view, or,
 // with no keys, every key not loaded yet, and resolves with the session as
 // this request knows it then. Keys already loaded are not read again;
-// when nothing is missing Fetch resolves at once, without a store call.
+// when nothing is missing and nothing is queued, Fetch resolves at once,
+// without a store call (with commands queued, it resolves after them).
 //
 // A Fetch queued together with commands joins their batch: the store
 // returns the fetched keys with the touched ones, from the same atomic
@@ -179,12 +174,12 @@ func (s *Session) SetLabel(label string) *future.Future[Doc] {
 func (s *Session) Fetch(keys ...string) *future.Future[Doc] {
 	for _, k := range keys {
 		if err := ValidateKey(k); err != nil {
-			return future.Reject[Doc](fmt.Errorf("session fetch: %w", err))
+			return s.reject(&pending{kind: kindFetch}, fmt.Errorf("session fetch: %w", err))
 		}
 	}
 	s.mu.Lock()
 	missing, all := s.missing(keys)
-	done := !all && len(missing) == 0
+	done := !all && len(missing) == 0 && len(s.queue) == 0
 	var snap Doc
 	if done {
 		snap = s.snapshot()

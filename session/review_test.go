@@ -230,3 +230,74 @@ func TestExpiryCorrectionAfterDestroyStoresNothing(t *testing.T) {
 		t.Fatalf("after Set+Destroy: cookie action %v, IsNew %v: a new session was stored", act, a.IsNew())
 	}
 }
+
+// A Take after Destroy or Regenerate has nothing to take: it resolves with
+// nil and stores no new session (found by review: it made a Create, and
+// Destroy's cookie became a new session's).
+func TestTakeAfterDestroyOrRegenerateStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, replace := range []string{"Destroy", "Regenerate"} {
+		t.Run(replace, func(t *testing.T) {
+			st := newStore(t)
+			s := stored(t, st)
+			if _, err := s.Set("flash", "hi").Await(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st.reset()
+			if replace == "Destroy" {
+				s.Destroy()
+			} else {
+				s.Regenerate()
+			}
+			v, err := s.Take("flash").Await(ctx)
+			if err != nil || v != nil {
+				t.Fatalf("Take after %s: %v, %v; want nil", replace, v, err)
+			}
+			if err := s.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if calls, _ := st.reset(); len(calls) != 1 || calls[0] != "Delete" {
+				t.Fatalf("store calls %v, want only the Delete", calls)
+			}
+			act, _ := s.Cookie()
+			if replace == "Destroy" && act != session.CookieClear {
+				t.Fatalf("cookie action %v after Destroy + Take, want CookieClear", act)
+			}
+		})
+	}
+}
+
+// A Fetch of keys already loaded, issued after commands still queued,
+// resolves after them, as a Fetch of keys not loaded does (found by
+// review: it answered from the view before the queued Set).
+func TestFetchOfLoadedKeysSeesQueuedCommands(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	s := stored(t, st)
+	if _, err := s.Set("a", int64(1)).Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Set("a", int64(2))
+	doc, err := s.Fetch("a").Await(ctx)
+	if err != nil || doc["a"] != int64(2) {
+		t.Fatalf("Fetch(a) after a queued Set(a, 2): %v, %v", doc["a"], err)
+	}
+	st.reset()
+	if _, err := s.Fetch("a").Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if calls, _ := st.reset(); len(calls) != 0 {
+		t.Fatalf("Fetch of a loaded key with nothing queued: store calls %v, want none", calls)
+	}
+}
+
+// An invalid key given to Fetch is refused, and reported by Flush when
+// nobody awaits the Fetch, like any refused entry.
+func TestUnawaitedInvalidFetchIsReported(t *testing.T) {
+	ctx := context.Background()
+	s := stored(t, newStore(t))
+	s.Fetch("$bad")
+	if err := s.Flush(ctx); !errors.Is(err, session.ErrInvalidKey) {
+		t.Fatalf("Flush after an unawaited Fetch($bad): %v, want ErrInvalidKey", err)
+	}
+}
