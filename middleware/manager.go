@@ -20,12 +20,11 @@ import (
 // The store work of every request's session runs on one executor of the
 // Manager's, which bounds the store calls in flight (Options.MaxInFlight).
 type Manager struct {
-	store session.Store
-	opts  Options
-	keys  *session.Keyring
-	exec  *future.Executor
+	opts Options
+	keys *session.Keyring
+	exec *future.Executor
 
-	bounded session.Store // store, its calls run on exec
+	bounded session.Store // the store, its calls run on exec
 }
 
 // New returns a Manager for store. It returns an error, never panics, for
@@ -44,7 +43,7 @@ func New(store session.Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("middleware: Options.Keys: %w", err)
 	}
-	m := &Manager{store: store, opts: opts, keys: keys, exec: future.NewExecutor(opts.MaxInFlight)}
+	m := &Manager{opts: opts, keys: keys, exec: future.NewExecutor(opts.MaxInFlight)}
 	b := &boundedStore{st: store, exec: m.exec}
 	if ma, ok := store.(session.MultiApplier); ok && !opts.NoBatching {
 		b.multi = &coalescer{st: ma, exec: m.exec}

@@ -26,7 +26,7 @@ const DefaultMaxInFlight = 256
 
 // DefaultMaxCommands is the number of commands a request may queue when
 // Options.MaxCommands is zero.
-const DefaultMaxCommands = 1000
+const DefaultMaxCommands = session.DefaultMaxCommands
 
 // SecureMode says when the session cookie carries the Secure attribute.
 type SecureMode uint8
@@ -81,6 +81,14 @@ type Options struct {
 	// is not an ambient credential a browser attaches by itself.
 	// Cross-origin clients read the response header only if CORS exposes
 	// it (Access-Control-Expose-Headers).
+	//
+	// Security: the response header is readable by the page's own
+	// JavaScript (fetch, XMLHttpRequest), unlike the HttpOnly cookie, and
+	// it is sent on a browser's cookie-only requests too (a login form
+	// gets its token back in it). So with Header set, a script injected
+	// into your origin (XSS) can read a new session token that the cookie
+	// alone would have hidden. Set Header only on routes or servers that
+	// API clients use, or accept that trade-off.
 	//
 	// The default is "": only cookies.
 	Header string

@@ -140,11 +140,11 @@ func (s *Session) Touch() *future.Future[Doc] {
 
 // SetMaxAge gives the session a lifetime of its own, d, in place of
 // Options.MaxAge: in the store, in the rolling expiry of every later
-// update, and in the cookie's Max-Age. Use it for "remember me". d must be
-// positive.
+// update, and in the cookie's Max-Age. Use it for "remember me". d is
+// kept to the millisecond and must be at least one.
 func (s *Session) SetMaxAge(d time.Duration) *future.Future[Doc] {
-	if d <= 0 {
-		return s.reject(&pending{kind: kindTouch}, fmt.Errorf("SetMaxAge(%v): want a positive duration: %w", d, ErrInvalidValue))
+	if d.Truncate(time.Millisecond) <= 0 {
+		return s.reject(&pending{kind: kindTouch}, fmt.Errorf("SetMaxAge(%v): want at least a millisecond: %w", d, ErrInvalidValue))
 	}
 	return s.enqueue(&pending{kind: kindTouch, maxAge: d.Truncate(time.Millisecond)})
 }

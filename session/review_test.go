@@ -301,3 +301,19 @@ func TestUnawaitedInvalidFetchIsReported(t *testing.T) {
 		t.Fatalf("Flush after an unawaited Fetch($bad): %v, want ErrInvalidKey", err)
 	}
 }
+
+// SetMaxAge refuses a lifetime that is not positive once kept to the
+// millisecond, as the store keeps it (found by review: 0 < d < 1 ms
+// became a plain Touch).
+func TestSetMaxAgeBelowAMillisecondIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s := stored(t, newStore(t))
+	for _, d := range []time.Duration{0, -time.Second, 500 * time.Microsecond} {
+		if _, err := s.SetMaxAge(d).Await(ctx); !errors.Is(err, session.ErrInvalidValue) {
+			t.Errorf("SetMaxAge(%v): %v, want ErrInvalidValue", d, err)
+		}
+	}
+	if _, err := s.SetMaxAge(time.Millisecond).Await(ctx); err != nil || s.MaxAge() != time.Millisecond {
+		t.Errorf("SetMaxAge(1ms): %v, maxAge %v", err, s.MaxAge())
+	}
+}

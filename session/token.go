@@ -57,8 +57,8 @@ func IDOf(token string) string {
 // as with Koa's app.keys.
 //
 // A Keyring is safe for concurrent use. It keeps the HMAC state of each
-// key for reuse, so that signing and verifying allocate nothing but their
-// results.
+// key for reuse, so that signing and verifying do not build an HMAC per
+// call.
 type Keyring struct {
 	keys [][]byte
 	macs []sync.Pool // of hash.Hash: HMAC-SHA256 under keys[i]
