@@ -172,7 +172,7 @@ func TestDifferentSessionsDoNotContend(t *testing.T) {
 	tx, err := pool.Begin(bg)
 	require.NoError(t, err)
 	defer tx.Rollback(bg)
-	_, err = tx.Exec(bg, `SELECT 1 FROM `+pgx.Identifier{schema, "atomicsession_sessions"}.Sanitize()+` WHERE id = $1 FOR UPDATE`, m1.ID)
+	_, err = tx.Exec(bg, `SELECT 1 FROM `+st.TableName("sessions")+` WHERE id = $1 FOR UPDATE`, m1.ID)
 	require.NoError(t, err)
 
 	// Another session goes through at once.
@@ -187,10 +187,11 @@ func TestDifferentSessionsDoNotContend(t *testing.T) {
 		_, err := st.Apply(ctx, m1.ID, cmds(inc("n", 1)))
 		done <- err
 	}()
+	waitForLockWaiter(t, pool) // the batch is waiting for the row lock
 	select {
 	case err := <-done:
 		t.Fatalf("a batch on the locked session returned (%v) while another transaction held its row", err)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	require.NoError(t, tx.Rollback(bg))
 	require.NoError(t, <-done)
