@@ -5,12 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/atomicsession/atomicsession/session"
 )
@@ -129,34 +125,6 @@ func TestTakeInCreateFindsNothing(t *testing.T) {
 	}
 }
 
-// TestConcurrentTakeExactlyOne: a flash message set once is returned by
-// exactly one of 32 concurrent Takes.
-func TestConcurrentTakeExactlyOne(t *testing.T) {
-	f := newFixture(t)
-	m, _ := f.create(t, set("flash", "once"))
-	const n = 32
-	var got atomic.Int32
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			doc, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, take("flash")))
-			if err != nil {
-				t.Errorf("Take: %v", err)
-				return
-			}
-			if doc["flash"] == "once" {
-				got.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if g := got.Load(); g != 1 {
-		t.Fatalf("%d of %d concurrent Takes got the flash message, want exactly 1", g, n)
-	}
-}
-
 func TestPushLastKeepsTheLastN(t *testing.T) {
 	f := newFixture(t)
 	m, _ := f.create(t, set("recent", []any{int64(1), int64(2)}))
@@ -192,29 +160,5 @@ func TestPushLastNegativeSliceIsInvalid(t *testing.T) {
 	_, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, pushLast("recent", -1, "x")))
 	if !errors.Is(err, session.ErrInvalidValue) {
 		t.Fatalf("PushLast with a negative length: err = %v, want ErrInvalidValue", err)
-	}
-}
-
-// TestConcurrentPushLastKeepsN: 33 concurrent PushLast of 5 leave exactly
-// 5 elements, each one of the pushed values.
-func TestConcurrentPushLastKeepsN(t *testing.T) {
-	f := newFixture(t)
-	m, _ := f.create(t)
-	const n = 33
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := f.store.Apply(context.Background(), m.ID, upd(m.Expires, pushLast("recent", 5, int64(i)))); err != nil {
-				t.Errorf("PushLast: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	raw := f.raw(t, m.ID)
-	recent, ok := raw["recent"].(bson.A)
-	if !ok || len(recent) != 5 {
-		t.Fatalf("after %d concurrent PushLast(5): recent = %v, want 5 elements", n, raw["recent"])
 	}
 }
