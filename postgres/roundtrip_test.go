@@ -181,7 +181,7 @@ func walBytes(t testing.TB, pool *pgxpool.Pool, runs int, fn func(i int)) (least
 // TestWALBytes measures the WAL that a one-key write on a 64 KB session
 // (16 keys of 4 KB of incompressible text) writes, in this store's layout
 // (one row per top-level key) and, for comparison, in a single jsonb
-// column rewritten per update. The store's must stay under 16 KiB; the
+// column rewritten per update. The store's must stay under 2 KiB; the
 // figures go to docs/postgres.md:
 //
 //	go test -run TestWALBytes -v ./postgres/
@@ -225,8 +225,10 @@ func TestWALBytes(t *testing.T) {
 	t.Logf("  one row per top-level key (this store), $set of a new small key: %d (%d)", ours, oursMost)
 	t.Logf("  one row per top-level key (this store), $inc:                    %d", oursInc)
 	t.Logf("  one jsonb column for the whole session, jsonb_set:               %d (%d)", whole, wholeMost)
-	assert.Less(t, ours, int64(16<<10), "a one-key write must write less than 16 KiB of WAL")
-	assert.Less(t, oursInc, int64(16<<10))
+	// The least of the runs leaves out checkpoints' full-page images: a
+	// one-key write is a few hundred bytes, far from the session's 64 KB.
+	assert.Less(t, ours, int64(2<<10), "a one-key write must write less than 2 KiB of WAL")
+	assert.Less(t, oursInc, int64(2<<10))
 	assert.Greater(t, whole, ours, "the single-column layout rewrites the session")
 
 }
