@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -139,5 +140,39 @@ func checkValidKey(t *testing.T, key string) {
 	}
 	if v, ok, _ := lookupPath(ownedDoc(doc), splitPath(key)); !ok || v != "v" {
 		t.Fatalf("after set %q the document is %v", key, doc)
+	}
+}
+
+// TestPathSetAgreesWithOverlaps checks the batch builder's fast overlap
+// test against Overlaps, the definition, on random dotted paths over a
+// small alphabet (so that prefixes, equal paths and near misses like "a"
+// and "ab" are common).
+func TestPathSetAgreesWithOverlaps(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	segs := []string{"a", "b", "ab", "a1"}
+	path := func() string {
+		n := 1 + r.IntN(3)
+		p := segs[r.IntN(len(segs))]
+		for range n - 1 {
+			p += "." + segs[r.IntN(len(segs))]
+		}
+		return p
+	}
+	for range 5000 {
+		ps := newPathSet()
+		var held []string
+		for range r.IntN(4) {
+			p := path()
+			held = append(held, p)
+			ps.add(p)
+		}
+		q := path()
+		want := false
+		for _, h := range held {
+			want = want || Overlaps(h, q)
+		}
+		if got := ps.overlapsAny([]string{q}); got != want {
+			t.Fatalf("pathSet %v, overlapsAny(%q) = %v; Overlaps says %v", held, q, got, want)
+		}
 	}
 }
