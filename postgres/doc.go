@@ -47,8 +47,8 @@
 // applies only if the session's row is still the version its snapshot
 // sees (no batch committed in between: then what it reads is the latest);
 // otherwise it changes nothing and the batch goes to the function, one
-// more round trip only when batches on one session collide (or the
-// session is missing or expired).
+// more round trip only when batches on one session collide. A session
+// missing or expired in its snapshot is session.ErrNotFound at once.
 //
 // The first use of each statement on a connection also prepares it (pgx's
 // statement cache), one extra round trip per connection and statement. The

@@ -29,10 +29,12 @@ import (
 // none can commit before this statement's: the keys that it reads (Fetch)
 // and deletes ($unset) in its snapshot are the latest. If the row changed
 // after the snapshot (a concurrent batch committed while this one waited)
-// or the session is missing or expired, then the UPDATE matches nothing,
-// the statement changes nothing and returns no row, and the store runs the
-// batch again through the apply function, which decides (applies it, or
-// returns session.ErrNotFound: an expired session is never revived).
+// then the UPDATE matches nothing, the statement changes nothing and
+// returns no row, and the store runs the batch again through the apply
+// function, which applies it. If the session is missing or expired in the
+// statement's snapshot, the UPDATE matches nothing either, and the
+// statement returns only the goneMarker row: session.ErrNotFound, without
+// a second round trip.
 //
 // The writes run after the UPDATE (they read its output, so the executor
 // runs it first: the session's row is locked before any key row, as in the
@@ -61,7 +63,17 @@ UNION ALL
 SELECT t.key, t.value, NULL, NULL, NULL, NULL, NULL FROM u, {{keys}} t
 	WHERE ($9::boolean OR pg_catalog.cardinality($8::text[]) > 0)
 		AND t.session_id = $1::text AND ($9::boolean OR t.key = ANY ($8::text[]))
-		AND NOT t.key = ANY ($7::text[]) AND NOT $6::jsonb ? t.key`
+		AND NOT t.key = ANY ($7::text[]) AND NOT $6::jsonb ? t.key
+UNION ALL
+SELECT '` + goneMarker + `', NULL, NULL, NULL, NULL, NULL, NULL
+	WHERE NOT EXISTS (SELECT FROM {{sessions}} g WHERE g.id = $1::text AND g.expires > $2::timestamptz)`
+
+// goneMarker is the key of the row by which the fast statement says that
+// the session is missing or expired in its snapshot: then it changed
+// nothing, and the answer is session.ErrNotFound at once (a session that
+// is not live when the statement starts is not live for it, and an expired
+// one never comes back). No user key starts with '$'.
+const goneMarker = "$gone"
 
 // fastBatch is a batch of top-level $set and $unset commands reduced to
 // its effect: the JSON object of the keys it sets, with their last values,

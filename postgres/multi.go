@@ -38,11 +38,11 @@ var idSeed = maphash.MakeSeed()
 // and apply in order. A single op is exactly Apply.
 //
 // An op of top-level $set and $unset only, alone on its session in ops,
-// is the fast statement of Apply instead of a call of the function; if it
-// matches no session (missing, expired, or changed while it waited for
-// the lock) then it changed nothing, and it runs through the function in
-// one more pipelined round, after the first: two round trips per
-// connection when some fast op missed.
+// is the fast statement of Apply instead of a call of the function; if its
+// session changed while it waited for the lock then it changed nothing,
+// and it runs through the function in one more pipelined round, after the
+// first: two round trips per connection when some fast op missed. (A
+// missing or expired session is session.ErrNotFound from the statement.)
 //
 // The statements are prepared once per connection (pgx's Prepare, one more
 // round trip the first time). On a pool whose exec mode is not pgx's
@@ -104,8 +104,8 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		lanes[lane] = append(lanes[lane], cl)
 	}
 	s.runLanes(ctx, ops, lanes, res)
-	// The fast statements that matched no session (missing, expired, or
-	// changed while they waited for its lock) changed nothing: the apply
+	// The fast statements whose session changed while they waited for its
+	// lock changed nothing: the apply
 	// function decides, in one more pipelined round on the same lanes
 	// (each such op is alone on its session, so order is kept).
 	retry := make([][]pipelineCall, len(lanes))
@@ -168,9 +168,10 @@ func (s *Store) runLanes(ctx context.Context, ops []session.ApplyOp, lanes [][]p
 	wg.Wait()
 }
 
-// errFastMiss is the result of a fast statement (fastSQL) that matched no
-// session: it changed nothing, and the op goes to the apply function.
-var errFastMiss = errors.New("the fast statement matched no session")
+// errFastMiss is the result of a fast statement (fastSQL) whose session
+// changed since its snapshot: it changed nothing, and the op goes to the
+// apply function.
+var errFastMiss = errors.New("the session changed since the fast statement's snapshot")
 
 // pipelineCall is one op of an ApplyMulti pipeline: its index in ops, its
 // statement (fastSQL or the apply function) and its arguments.
@@ -279,7 +280,8 @@ func (s *Store) pipeline(ctx context.Context, ops []session.ApplyOp, calls []pip
 // Sync after it. A *pgconn.PgError is the statement's own error; any
 // other error is the connection's.
 //
-// The result of a fast statement that found no session is errFastMiss.
+// The result of a fast statement whose session changed since its snapshot
+// is errFastMiss.
 func pipelineResult(pl *pgconn.Pipeline, c *pgx.Conn, id string, fast bool) (session.Doc, error) {
 	r, err := pl.GetResults()
 	var doc session.Doc

@@ -206,8 +206,7 @@ func (s *Store) Create(ctx context.Context, m session.Meta, u session.Update) (s
 // Apply applies u to the live session id in one call of the apply function
 // (one round trip; a batch of top-level $set and $unset only is one plain
 // statement, and a second round trip through the function only if another
-// batch on the session committed since its snapshot, or the session is
-// missing or expired), under a lock on the session's row, and returns the
+// batch on the session committed since its snapshot), under a lock on the session's row, and returns the
 // result that session.Update describes. The step moves the session's
 // expiry to u.Expires and, when set, its maxAge and label.
 //
@@ -250,8 +249,8 @@ func (s *Store) apply(ctx context.Context, id string, create bool, expires time.
 			if found {
 				return doc, nil
 			}
-			// Missing, expired, or changed since the statement's
-			// snapshot: the function decides.
+			// Changed since the statement's snapshot: the function
+			// applies it.
 		}
 	}
 	return s.applyFunction(ctx, id, create, expires, maxAge, created, user, label, u)
@@ -318,6 +317,9 @@ func readDoc(rows pgx.Rows, id string) (session.Doc, bool, error) {
 	for rows.Next() {
 		if err := rows.Scan(&key, &value, &expires, &maxAge, &created, &user, &label); err != nil {
 			return nil, false, err
+		}
+		if key != nil && *key == goneMarker {
+			return nil, false, fmt.Errorf("session %s is missing or expired: %w", id, session.ErrNotFound)
 		}
 		if key == nil {
 			if expires == nil || maxAge == nil || created == nil {
