@@ -329,7 +329,8 @@ func (s *Store) applyInGo(ctx context.Context, st *step, vals []any, fromCache b
 				return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 			}
 		}
-		vals = r.vals[:nReserved+len(st.touched)]
+		// Redis's values now: a command that fails on them fails.
+		vals, fromCache = r.vals[:nReserved+len(st.touched)], false
 		if created, _ := vals[posCreated].(string); created != "" {
 			s.cache.put(id, created, st.touched, vals[nReserved:], false)
 		}

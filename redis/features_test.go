@@ -311,3 +311,25 @@ func TestStaleCacheNeverFailsACommand(t *testing.T) {
 		t.Errorf("stats %+v, want 1 read", st)
 	}
 }
+
+// TestConflictValuesAreRead: after a conflict the values the script
+// returned are Redis's, so a command that fails on them fails at once,
+// without reading them again (two round trips, not three).
+func TestConflictValuesAreRead(t *testing.T) {
+	s1, c := newStore(t)
+	s2 := NewStore(c, WithPrefix(s1.prefix))
+	m := newMeta(t)
+	if _, err := s1.Create(ctx, m, session.Update{Commands: []session.Command{set("d", map[string]any{})}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("d", "str")})); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s1.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("d.x", true)}))
+	if !errors.Is(err, session.ErrTypeMismatch) {
+		t.Fatalf("Set d.x on a stored string, with a map in the cache: %v, want ErrTypeMismatch", err)
+	}
+	if st := s1.Stats(); st.Reads != 0 || st.Retries != 1 {
+		t.Errorf("stats %+v, want 1 retry and no read", st)
+	}
+}
