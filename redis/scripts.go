@@ -297,3 +297,6 @@ if not cur or tonumber(cur) < tonumber(ARGV[1]) then
 end
 return 1
 `)
+
+// allScripts are the Store's scripts, all of them (tests load them ahead).
+var allScripts = []*goredis.Script{createScript, applyScript, deleteScript, revokeScript, indexScript, markScript}
