@@ -383,7 +383,7 @@ func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(g
 				return redisErr(ctx, "apply to session "+st.id+": read", err)
 			}
 			if v[0] == nil {
-				return goneAfter(st.id)
+				return s.goneAfter(st.id)
 			}
 			r.vals = append(r.vals, v[1:]...)
 		}
@@ -393,7 +393,7 @@ func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(g
 				return redisErr(ctx, "apply to session "+st.id+": read", err)
 			}
 			if _, ok := h[hashExpires]; !ok {
-				return goneAfter(st.id)
+				return s.goneAfter(st.id)
 			}
 			r.hash = h
 		}
@@ -401,10 +401,12 @@ func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(g
 	}
 }
 
-// goneAfter is the error of a transaction whose reads after the script
-// found no session: it expired by Redis's clock in between (the script
-// reports a session that its own PEXPIREAT removed).
-func goneAfter(id string) error {
+// goneAfter drops session id from the cache and returns the error of a
+// transaction whose reads after the script found no session: it expired by
+// Redis's clock in between (the script reports a session that its own
+// PEXPIREAT removed), as in finish.
+func (s *Store) goneAfter(id string) error {
+	s.cache.drop(id)
 	return fmt.Errorf("redis store: apply to session %s: expired at once: %w", id, session.ErrNotFound)
 }
 
