@@ -113,7 +113,8 @@ type Stats struct {
 	Retries uint64
 	// Fallbacks counts batches that the server-side script could not apply
 	// natively (an Inc on a stored value that is not an integer well inside
-	// the int64 range) and that were applied in Go instead.
+	// the int64 range, or a Push onto a stored value that is not an array)
+	// and that were applied in Go instead.
 	Fallbacks uint64
 	// Reads counts batches of the Go path that had to read their top-level
 	// keys first (one more round trip) because the cache did not hold them.
