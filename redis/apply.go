@@ -135,11 +135,11 @@ const largeValue = 4 << 10
 // and the cache then knows it.
 func (s *Store) newStep(id string, u session.Update) step {
 	st := step{id: id, u: u, exp: u.Expires.UnixMilli()}
-	var nTouched int
-	st.names, nTouched = stepNames(u.Commands, u.Fetch)
-	st.touched = st.names[nReserved : nReserved+nTouched : nReserved+nTouched]
+	touched := session.TouchedKeys(u.Commands)
+	st.names = readList(touched, u.Fetch)
+	st.touched = st.names[nReserved : nReserved+len(touched) : nReserved+len(touched)]
 	st.nScript = len(st.names)
-	fetched := st.names[nReserved+nTouched:]
+	fetched := st.names[nReserved+len(touched):]
 	big, total := s.cache.large(id, fetched, largeValue)
 	if big != nil {
 		small := fetched[:0:0]
@@ -157,43 +157,6 @@ func (s *Store) newStep(id string, u session.Update) step {
 	}
 	st.allTx = u.FetchAll && total > largeValue
 	return st
-}
-
-// stepNames returns the reserved fields, the distinct top-level keys that
-// cmds touch (as session.TouchedKeys, in one slice with the rest) and then
-// the other keys of fetch (see readList), and how many keys cmds touch.
-func stepNames(cmds []session.Command, fetch []string) ([]string, int) {
-	out := make([]string, 0, nReserved+len(cmds)+len(fetch))
-	out = append(out, reservedFields...)
-	var seen map[string]bool // beyond a few keys, so that time stays linear
-	if len(cmds)+len(fetch) > 16 {
-		seen = make(map[string]bool, len(cmds)+len(fetch))
-	}
-	add := func(k string) {
-		if seen != nil {
-			if seen[k] {
-				return
-			}
-			seen[k] = true
-		} else if contains(out[nReserved:], k) {
-			return
-		}
-		out = append(out, k)
-	}
-	for _, c := range cmds {
-		add(c.Top())
-		if c.Op == session.OpRename {
-			to, _, _ := strings.Cut(c.To, ".")
-			add(to)
-		}
-	}
-	n := len(out) - nReserved
-	for _, k := range fetch {
-		if k != "" && k[0] != '$' {
-			add(k)
-		}
-	}
-	return out, n
 }
 
 // tx reports whether the step reads after its script, in a transaction.
@@ -329,7 +292,8 @@ func (s *Store) applyInGo(ctx context.Context, st *step, vals []any, fromCache b
 				return nil, fmt.Errorf("redis store: apply to session %s: %w", id, err)
 			}
 		}
-		vals = r.vals[:nReserved+len(st.touched)]
+		// Redis's values now: a command that fails on them fails.
+		vals, fromCache = r.vals[:nReserved+len(st.touched)], false
 		if created, _ := vals[posCreated].(string); created != "" {
 			s.cache.put(id, created, st.touched, vals[nReserved:], false)
 		}
@@ -419,7 +383,7 @@ func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(g
 				return redisErr(ctx, "apply to session "+st.id+": read", err)
 			}
 			if v[0] == nil {
-				return goneAfter(st.id)
+				return s.goneAfter(st.id)
 			}
 			r.vals = append(r.vals, v[1:]...)
 		}
@@ -429,7 +393,7 @@ func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(g
 				return redisErr(ctx, "apply to session "+st.id+": read", err)
 			}
 			if _, ok := h[hashExpires]; !ok {
-				return goneAfter(st.id)
+				return s.goneAfter(st.id)
 			}
 			r.hash = h
 		}
@@ -437,10 +401,12 @@ func (s *Store) applyTx(ctx context.Context, st *step, keys []string, run func(g
 	}
 }
 
-// goneAfter is the error of a transaction whose reads after the script
-// found no session: it expired by Redis's clock in between (the script
-// reports a session that its own PEXPIREAT removed).
-func goneAfter(id string) error {
+// goneAfter drops session id from the cache and returns the error of a
+// transaction whose reads after the script found no session: it expired by
+// Redis's clock in between (the script reports a session that its own
+// PEXPIREAT removed), as in finish.
+func (s *Store) goneAfter(id string) error {
+	s.cache.drop(id)
 	return fmt.Errorf("redis store: apply to session %s: expired at once: %w", id, session.ErrNotFound)
 }
 

@@ -14,13 +14,18 @@ func client(t testing.TB) *goredis.Client {
 }
 
 // clientOf returns a client of the Redis at url, with
-// ContextTimeoutEnabled, closed when t ends.
-func clientOf(t testing.TB, url string) *goredis.Client {
+// ContextTimeoutEnabled and then the options that adjust sets, closed when
+// t ends.
+func clientOf(t testing.TB, url string, adjust ...func(*goredis.Options)) *goredis.Client {
+	t.Helper()
 	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opt.ContextTimeoutEnabled = true
+	for _, f := range adjust {
+		f(opt)
+	}
 	c := goredis.NewClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

@@ -26,26 +26,12 @@ type commandCounter struct {
 func newCommandCounter(t *testing.T, opts ...Option) (*Store, *commandCounter) {
 	t.Helper()
 	srv := testenv.RestartableRedis(t)
-	client := func() *goredis.Client {
-		opt, err := goredis.ParseURL(srv.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		opt.ContextTimeoutEnabled = true
-		c := goredis.NewClient(opt)
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
-	c := client()
+	c := clientOf(t, srv.URL())
 	// Open the Store's connection before counting (go-redis greets a new
 	// connection with HELLO and CLIENT SETINFO), and load the scripts (a
 	// NOSCRIPT costs an EVAL more, once).
-	for _, sc := range []*goredis.Script{createScript, applyScript, deleteScript, revokeScript, indexScript, markScript} {
-		if err := sc.Load(ctx, c).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return NewStore(c, opts...), &commandCounter{admin: client()}
+	loadScripts(t, c)
+	return NewStore(c, opts...), &commandCounter{admin: clientOf(t, srv.URL())}
 }
 
 // counts returns the calls of every command so far.

@@ -273,3 +273,31 @@ func TestNativeOpsRepeatedKey(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiredInTransactionLeavesNoCache: a step that goes in a MULTI/EXEC
+// (a large fetched value) and expires the session at once drops the
+// session from the cache, as a step without a transaction does.
+func TestExpiredInTransactionLeavesNoCache(t *testing.T) {
+	s, _ := newStore(t)
+	m := newMeta(t)
+	cmds := []session.Command{set("a", "x"), set("big", strings.Repeat("b", 2*largeValue))}
+	if _, err := s.Create(ctx, m, session.Update{Commands: cmds}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, m.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := s.cache.get(m.ID, []string{"a"}); !ok {
+		t.Fatal("Load left nothing in the cache")
+	}
+	u := session.Update{Expires: time.Now().Add(-time.Second), Fetch: []string{"big"}}
+	if st := s.newStep(m.ID, u); !st.tx() {
+		t.Fatal("the step does not go in a transaction")
+	}
+	if _, err := s.Apply(ctx, m.ID, u); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Apply expiring the session: %v, want ErrNotFound", err)
+	}
+	if _, _, ok := s.cache.get(m.ID, []string{"a"}); ok {
+		t.Error("the expired session is still in the cache")
+	}
+}

@@ -18,15 +18,36 @@ import (
 // closed when tb ends.
 func newClient(tb testing.TB) *goredis.Client {
 	tb.Helper()
-	opt, err := goredis.ParseURL(testenv.RedisURL(tb))
+	return clientOf(tb, testenv.RedisURL(tb), func(o *goredis.Options) { o.PoolSize = 64 })
+}
+
+// clientOf returns a client of the Redis at url, with
+// ContextTimeoutEnabled and then the options that adjust sets, closed when
+// tb ends.
+func clientOf(tb testing.TB, url string, adjust ...func(*goredis.Options)) *goredis.Client {
+	tb.Helper()
+	opt, err := goredis.ParseURL(url)
 	if err != nil {
-		tb.Fatalf("parse %s: %v", testenv.RedisURLEnv, err)
+		tb.Fatalf("parse %s: %v", url, err)
 	}
 	opt.ContextTimeoutEnabled = true
-	opt.PoolSize = 64
+	for _, f := range adjust {
+		f(opt)
+	}
 	c := goredis.NewClient(opt)
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// loadScripts loads the Store's scripts into the cache of c's Redis, so
+// that no EVALSHA meets NOSCRIPT (which costs one round trip more, once).
+func loadScripts(tb testing.TB, c goredis.Scripter) {
+	tb.Helper()
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, c).Err(); err != nil {
+			tb.Fatal(err)
+		}
+	}
 }
 
 // newStore returns a Store on its own client with a key prefix of its own.

@@ -17,11 +17,13 @@ var _ session.MultiApplier = (*Store)(nil)
 // one script call in Apply (a native step, or a Go step whose values the
 // Store's cache holds). Each op is its own atomic step with its own result
 // and error. An op whose script reply needs more (a fallback to Go, a
-// conflicting write), and an op on the Go path whose values the cache does
-// not hold, go on as in Apply, after the pipeline. Ops on a session that
-// appears more than once in ops go through Apply, one after another in
-// their order (concurrent requests rarely share a session). In a Cluster,
-// go-redis splits the pipeline by node.
+// conflicting write) goes on as in Apply, after the pipeline; an op on the
+// Go path whose values the cache does not hold, or whose step is a
+// transaction, goes through Apply, concurrently with the pipeline. Ops on a
+// session that appears more than once in ops go through Apply, one after
+// another in their order (concurrent requests rarely share a session),
+// concurrently with the pipeline too. In a Cluster, go-redis splits the
+// pipeline by node.
 func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session.ApplyResult {
 	res := make([]session.ApplyResult, len(ops))
 	if len(ops) == 1 { // alone: exactly Apply
@@ -91,6 +93,25 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		c.args = s.applyArgs(&c.st, created, checks, gops)
 		calls = append(calls, c)
 	}
+	// The ops that go through Apply start now, so that their round trips
+	// overlap the pipeline's.
+	var wg sync.WaitGroup
+	for _, i := range solo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i].Doc, res[i].Err = s.Apply(ctx, ops[i].ID, ops[i].Update)
+		}()
+	}
+	for _, idx := range repeated {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, i := range idx {
+				res[i].Doc, res[i].Err = s.Apply(ctx, ops[i].ID, ops[i].Update)
+			}
+		}()
+	}
 	if len(calls) > 0 {
 		_, _ = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for _, c := range calls {
@@ -99,7 +120,6 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 			return nil
 		})
 	}
-	var wg sync.WaitGroup
 	for _, c := range calls {
 		if noScript(c.cmd.Err()) {
 			// Redis lost its script cache: Run loads it again.
@@ -138,22 +158,6 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 		default:
 			res[c.i].Err = r.unexpected(c.st.id)
 		}
-	}
-	for _, i := range solo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res[i].Doc, res[i].Err = s.Apply(ctx, ops[i].ID, ops[i].Update)
-		}()
-	}
-	for _, idx := range repeated {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, i := range idx {
-				res[i].Doc, res[i].Err = s.Apply(ctx, ops[i].ID, ops[i].Update)
-			}
-		}()
 	}
 	wg.Wait()
 	return res

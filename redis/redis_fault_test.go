@@ -51,16 +51,11 @@ func TestSlowRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("an outage under load takes seconds")
 	}
-	url := testenv.RedisURL(t)
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testenv.StartProxy(t, opt.Addr)
-	opt.Addr = proxy.Addr()
-	opt.ContextTimeoutEnabled = true
-	client := goredis.NewClient(opt)
-	t.Cleanup(func() { _ = client.Close() })
+	var proxy *testenv.Proxy
+	client := clientOf(t, testenv.RedisURL(t), func(o *goredis.Options) {
+		proxy = testenv.StartProxy(t, o.Addr)
+		o.Addr = proxy.Addr()
+	})
 	const timeout, maxInFlight = 500 * time.Millisecond, 4
 	store := &inFlightStore{Store: redis.NewStore(client, redis.WithPrefix(testenv.RedisPrefix(t)))}
 	h := faultapp.App(t, store, middleware.Options{Timeout: timeout, MaxInFlight: maxInFlight})

@@ -47,7 +47,8 @@ return 1
 //	then c pairs: field, SHA-1 hex of its value as the caller holds it
 //	     ("" for absent)
 //	then r fields to return, distinct, among them every checked field
-//	     and every field of an operation
+//	     and every field of an operation (else the script fails, before
+//	     it writes)
 //	then triples: op, field, value, at most one per field, where op is
 //	  "s"  HSET field value
 //	  "u"  HDEL field
@@ -105,11 +106,13 @@ local pos = {}
 for j = 0, nret - 1 do
 	pos[ARGV[retFrom + j]] = 7 + j
 end
+-- Every checked or operated field is one of the r fields (the Store
+-- sends them so): one that is not is the caller's error, before any write.
 local function cur(f)
-	if pos[f] then
-		return vals[pos[f]]
+	if not pos[f] then
+		error(redis.error_reply('applyScript: field ' .. f .. ' is not among the returned fields'))
 	end
-	return redis.call('HGET', key, f)
+	return vals[pos[f]]
 end
 local i = 9
 for _ = 1, nchecks do
@@ -297,3 +300,6 @@ if not cur or tonumber(cur) < tonumber(ARGV[1]) then
 end
 return 1
 `)
+
+// allScripts are the Store's scripts, all of them (tests load them ahead).
+var allScripts = []*goredis.Script{createScript, applyScript, deleteScript, revokeScript, indexScript, markScript}

@@ -113,7 +113,8 @@ type Stats struct {
 	Retries uint64
 	// Fallbacks counts batches that the server-side script could not apply
 	// natively (an Inc on a stored value that is not an integer well inside
-	// the int64 range) and that were applied in Go instead.
+	// the int64 range, or a Push onto a stored value that is not an array)
+	// and that were applied in Go instead.
 	Fallbacks uint64
 	// Reads counts batches of the Go path that had to read their top-level
 	// keys first (one more round trip) because the cache did not hold them.
@@ -196,18 +197,33 @@ func live(doc session.Doc, now time.Time) bool {
 	return exp.After(now)
 }
 
-// readList returns the reserved fields, then the distinct names of first
-// and then of more that can be user keys (names starting with '$' cannot).
-func readList(first, more []string) []string {
-	out := make([]string, 0, nReserved+len(first)+len(more))
+// readList returns the reserved fields, then touched (distinct keys, as
+// session.TouchedKeys returns them), then the distinct names of fetch that
+// are not in touched and can be user keys (names starting with '$' cannot).
+func readList(touched, fetch []string) []string {
+	out := make([]string, 0, nReserved+len(touched)+len(fetch))
 	out = append(out, reservedFields...)
-	for _, list := range [][]string{first, more} {
-		for _, k := range list {
-			if k == "" || k[0] == '$' || contains(out[nReserved:], k) {
+	out = append(out, touched...)
+	var seen map[string]bool // beyond a few keys, so that time stays linear
+	if len(touched)+len(fetch) > 16 {
+		seen = make(map[string]bool, len(touched)+len(fetch))
+		for _, k := range touched {
+			seen[k] = true
+		}
+	}
+	for _, k := range fetch {
+		switch {
+		case k == "" || k[0] == '$':
+			continue
+		case seen != nil:
+			if seen[k] {
 				continue
 			}
-			out = append(out, k)
+			seen[k] = true
+		case contains(out[nReserved:], k):
+			continue
 		}
+		out = append(out, k)
 	}
 	return out
 }

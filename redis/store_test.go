@@ -606,3 +606,31 @@ func TestApplyExpiresBehindRedisClock(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyScriptRefusesUnlistedField: a checked or operated field that is
+// not among the fields applyScript returns breaks its contract: the script
+// fails and writes nothing, rather than reading the field with an extra
+// HGET.
+func TestApplyScriptRefusesUnlistedField(t *testing.T) {
+	s, c := newStore(t)
+	m := create(t, s)
+	if _, err := s.Apply(ctx, m.ID, upd(m.Expires, []session.Command{set("x", "kept")})); err != nil {
+		t.Fatal(err)
+	}
+	key := []string{s.Key(m.ID)}
+	now, exp := time.Now().UnixMilli(), m.Expires.UnixMilli()
+	for name, tail := range map[string][]any{
+		"check": {1, 0, "x", "", "s", "y", `"new"`},
+		"take":  {0, 0, "t", "x", ""},
+		"push":  {0, 0, "p", "x", "1"},
+	} {
+		args := append([]any{now, exp, "", "", "", ""}, tail...)
+		err := applyScript.Run(ctx, c, key, args...).Err()
+		if err == nil || !strings.Contains(err.Error(), "not among the returned fields") {
+			t.Errorf("%s on a field not returned: %v, want the script's error", name, err)
+		}
+		if h := c.HGetAll(ctx, key[0]).Val(); h["x"] != `"kept"` || h["y"] != "" {
+			t.Errorf("%s: the hash holds x=%q y=%q after the failed script", name, h["x"], h["y"])
+		}
+	}
+}

@@ -62,31 +62,20 @@ func (w *wire) counts() (sent, recv, trips int64) {
 // countingStore returns a Store whose client's traffic w counts.
 func countingStore(t *testing.T, opts ...Option) (*Store, *wire) {
 	t.Helper()
-	opt, err := goredis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := &wire{}
 	var d net.Dialer
-	opt.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
+	c := clientOf(t, testenv.RedisURL(t), func(o *goredis.Options) {
+		o.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return countingConn{Conn: c, w: w}, nil
 		}
-		return countingConn{Conn: c, w: w}, nil
-	}
-	opt.ContextTimeoutEnabled = true
-	c := goredis.NewClient(opt)
-	t.Cleanup(func() { _ = c.Close() })
+	})
 	c.AddHook(w)
 	s := NewStore(c, append([]Option{WithPrefix(testenv.RedisPrefix(t))}, opts...)...)
-	// Load the scripts into Redis' cache, so that no EVALSHA below meets
-	// NOSCRIPT (which costs one round trip more, once).
-	for _, sc := range []*goredis.Script{createScript, applyScript, deleteScript, revokeScript, indexScript, markScript} {
-		if err := sc.Load(ctx, c).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	loadScripts(t, c)
 	return s, w
 }
 
