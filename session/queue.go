@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -151,9 +152,10 @@ func (s *Session) SetMaxAge(d time.Duration) *future.Future[Doc] {
 
 // SetLabel gives the session a label, such as the name of the device or
 // browser, which session.UserIndex lists with the user's sessions. label
-// must not be empty and is at most 256 bytes.
+// must not be empty, is at most 256 bytes, and holds no NUL (which a
+// PostgreSQL text column cannot store).
 func (s *Session) SetLabel(label string) *future.Future[Doc] {
-	if label == "" || len(label) > MaxKeyLen {
+	if label == "" || len(label) > MaxKeyLen || strings.IndexByte(label, 0) >= 0 {
 		return s.reject(&pending{kind: kindTouch}, fmt.Errorf("SetLabel: label of %d bytes, want 1 to %d: %w", len(label), MaxKeyLen, ErrInvalidValue))
 	}
 	if _, err := normString(label); err != nil {

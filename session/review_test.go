@@ -317,3 +317,12 @@ func TestSetMaxAgeBelowAMillisecondIsRefused(t *testing.T) {
 		t.Errorf("SetMaxAge(1ms): %v, maxAge %v", err, s.MaxAge())
 	}
 }
+
+// SetLabel refuses a label with NUL, which a PostgreSQL text column cannot
+// hold (found when the conformance suite's random labels gained NUL).
+func TestSetLabelRefusesNUL(t *testing.T) {
+	s := stored(t, newStore(t))
+	if _, err := s.SetLabel("phone\x00").Await(context.Background()); !errors.Is(err, session.ErrInvalidValue) {
+		t.Fatalf("SetLabel with NUL: %v, want ErrInvalidValue", err)
+	}
+}

@@ -214,7 +214,7 @@ func (g *generator) meta(u *session.Update) {
 	case 0:
 		u.MaxAge = time.Duration(1+g.r.IntN(100)) * time.Minute
 	case 1:
-		u.Label = g.pick(diffStrings[1:])
+		u.Label = g.pick(diffLabels)
 	}
 }
 
@@ -292,22 +292,25 @@ func (g *generator) prefer(paths []string) string {
 	return g.pick(paths)
 }
 
-var incAmounts = []any{int64(1), int64(2), int64(-1), int64(5), int64(1) << 62, -(int64(1) << 62), 0.5, 0.1, -2.25}
+var incAmounts = []any{int64(1), int64(2), int64(-1), int64(5), int64(1) << 62, -(int64(1) << 62), 0.5, 0.1, -2.25, 1e308, -1e308}
 
 // smallValues are the values Pull, PullAll and AddToSet use, few enough
 // that they often find an equal element.
 func smallValues() []any {
-	return []any{nil, true, "x", "", int64(0), int64(1), 1.0, 2.5, []any{int64(1)},
-		map[string]any{"x": int64(1)}, time.Date(2020, 1, 2, 3, 4, 5, 6_000_000, time.UTC)}
+	return []any{nil, true, "x", "", int64(0), int64(1), 1.0, 2.5, []any{int64(1)}, []any{1.0},
+		map[string]any{"x": int64(1)}, map[string]any{"x": 1.0}, time.Date(2020, 1, 2, 3, 4, 5, 6_000_000, time.UTC),
+		int64(1<<53 + 1), float64(1 << 53), "nul\x00byte"}
 }
 
 var (
-	diffStrings = []string{"", "x", "y", "héllo ✓", "日本語"}
+	diffStrings = []string{"", "x", "y", "héllo ✓", "日本語", "nul\x00byte", "quote\"\\\n"}
+	diffLabels  = []string{"x", "y", "héllo ✓", "日本語", "quote\"\\\n"} // Session.SetLabel refuses NUL
 	diffInts    = []int64{-3, -1, 0, 1, 2, 7, 1<<53 - 1, 1<<53 + 1, math.MaxInt64, math.MinInt64}
-	diffFloats  = []float64{0.1, 0.2, 0.5, -2.5, 1.0, 1e15, 5e-324}
+	diffFloats  = []float64{0.1, 0.2, 0.5, -2.5, 1.0, 1e15, 5e-324, 1e21, math.MaxFloat64, float64(1 << 53), 0.30000000000000004}
 	diffTimes   = []time.Time{
 		time.Date(2020, 1, 2, 3, 4, 5, 6_000_000, time.UTC),
 		time.Date(1999, 12, 31, 23, 59, 59, 999_000_000, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 	diffKeys = []string{"x", "y", "z"}
 )
