@@ -78,11 +78,7 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 	}
 	for i, op := range ops {
 		u := op.Update
-		var maxAge *int64
-		if u.MaxAge > 0 {
-			maxAge = ptrTo(u.MaxAge.Milliseconds())
-		}
-		expires, label := storeTime(u.Expires), nonEmpty(u.Label)
+		maxAge, expires, label := maxAgeArg(u.MaxAge), storeTime(u.Expires), nonEmpty(u.Label)
 		lane := maphash.String(idSeed, op.ID) % uint64(len(lanes))
 		if perID[op.ID] == 1 {
 			fb, ok, err := newFastBatch(u.Commands)
@@ -135,20 +131,11 @@ func (s *Store) ApplyMulti(ctx context.Context, ops []session.ApplyOp) []session
 // function.
 func functionCall(i int, op session.ApplyOp, now time.Time) (pipelineCall, error) {
 	u := op.Update
-	var maxAge *int64
-	if u.MaxAge > 0 {
-		maxAge = ptrTo(u.MaxAge.Milliseconds())
-	}
-	cmds, err := encodeCommands(u.Commands)
+	args, err := applyArgs(op.ID, now, false, storeTime(u.Expires), maxAgeArg(u.MaxAge), nil, nil, nonEmpty(u.Label), u)
 	if err != nil {
 		return pipelineCall{}, fmt.Errorf("postgres: apply to session %s: %w", op.ID, err)
 	}
-	touched := session.TouchedKeys(u.Commands)
-	if touched == nil {
-		touched = []string{}
-	}
-	return pipelineCall{i: i, args: []any{op.ID, now, false, storeTime(u.Expires),
-		maxAge, nil, nil, nonEmpty(u.Label), string(cmds), touched, u.Fetch, u.FetchAll}}, nil
+	return pipelineCall{i: i, args: args}, nil
 }
 
 // runLanes sends each lane's calls as one pipeline, the lanes at once on

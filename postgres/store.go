@@ -219,11 +219,7 @@ func (s *Store) Apply(ctx context.Context, id string, u session.Update) (session
 	if err := s.check("apply to session"); err != nil {
 		return nil, err
 	}
-	var maxAge *int64
-	if u.MaxAge > 0 {
-		maxAge = ptrTo(u.MaxAge.Milliseconds())
-	}
-	doc, err := s.apply(ctx, id, false, storeTime(u.Expires), maxAge, time.Time{}, nil, nonEmpty(u.Label), u)
+	doc, err := s.apply(ctx, id, false, storeTime(u.Expires), maxAgeArg(u.MaxAge), time.Time{}, nil, nonEmpty(u.Label), u)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: apply to session %s: %w", id, classify(err))
 	}
@@ -259,20 +255,15 @@ func (s *Store) apply(ctx context.Context, id string, create bool, expires time.
 // applyFunction applies u in one call of the apply function.
 func (s *Store) applyFunction(ctx context.Context, id string, create bool, expires time.Time, maxAge *int64,
 	created time.Time, user, label *string, u session.Update) (session.Doc, error) {
-	cmds, err := encodeCommands(u.Commands)
-	if err != nil {
-		return nil, err
-	}
-	touched := session.TouchedKeys(u.Commands)
-	if touched == nil {
-		touched = []string{}
-	}
 	var createdArg any
 	if create {
 		createdArg = created
 	}
-	rows, err := s.pool.Query(ctx, s.applySQL, id, s.now(), create, expires, maxAge, createdArg,
-		user, label, string(cmds), touched, u.Fetch, u.FetchAll)
+	args, err := applyArgs(id, s.now(), create, expires, maxAge, createdArg, user, label, u)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, s.applySQL, args...)
 	if err != nil {
 		return nil, s.dbError(err, u.Commands)
 	}
@@ -284,6 +275,30 @@ func (s *Store) applyFunction(ctx context.Context, id string, create bool, expir
 		return nil, errors.New("the apply function returned no session")
 	}
 	return doc, nil
+}
+
+// applyArgs returns the arguments of the apply function's statement
+// (applySQL), for a call of its own or in a pipeline.
+func applyArgs(id string, now time.Time, create bool, expires time.Time, maxAge *int64,
+	created any, user, label *string, u session.Update) ([]any, error) {
+	cmds, err := encodeCommands(u.Commands)
+	if err != nil {
+		return nil, err
+	}
+	touched := session.TouchedKeys(u.Commands)
+	if touched == nil {
+		touched = []string{}
+	}
+	return []any{id, now, create, expires, maxAge, created, user, label, string(cmds), touched, u.Fetch, u.FetchAll}, nil
+}
+
+// maxAgeArg returns the maxAge argument of an update: nil to keep the
+// stored one, or milliseconds.
+func maxAgeArg(d time.Duration) *int64 {
+	if d <= 0 {
+		return nil
+	}
+	return ptrTo(d.Milliseconds())
 }
 
 // Delete removes session id, its keys and its entry in the user index, in
