@@ -264,14 +264,15 @@ func (s *Store) takeResult(ctx context.Context, coll *mongodriver.Collection, id
 	after, err := session.ApplyCommands(before, u.Commands)
 	if err != nil {
 		opts := options.FindOne()
-		if p := resultProjection(u); p != nil {
+		p := resultProjection(u)
+		if p != nil {
 			opts.SetProjection(p)
 		}
 		raw, err := coll.FindOne(ctx, bson.D{{Key: session.FieldID, Value: id}}, opts).Raw()
 		if err != nil {
 			return nil, fmt.Errorf("read the keys after the update: %w", mapError(ctx, err))
 		}
-		if after, err = decodeDoc(raw, resultProjection(u)); err != nil {
+		if after, err = decodeDoc(raw, p); err != nil {
 			return nil, err
 		}
 	}

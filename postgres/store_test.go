@@ -280,7 +280,7 @@ func TestSweep(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1495, n)
 	var sessions, keys int
-	require.NoError(t, pool.QueryRow(bg, `SELECT (SELECT count(*) FROM `+tableName(st, "sessions")+`), (SELECT count(*) FROM `+tableName(st, "keys")+`)`).Scan(&sessions, &keys))
+	require.NoError(t, pool.QueryRow(bg, `SELECT (SELECT count(*) FROM `+st.TableName("sessions")+`), (SELECT count(*) FROM `+st.TableName("keys")+`)`).Scan(&sessions, &keys))
 	assert.Equal(t, 5, sessions)
 	assert.Equal(t, 5, keys, "the keys went with their sessions")
 }
@@ -296,7 +296,7 @@ func TestBackgroundSweeper(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var n int
-		require.NoError(t, pool.QueryRow(bg, `SELECT count(*) FROM `+tableName(st, "sessions")).Scan(&n))
+		require.NoError(t, pool.QueryRow(bg, `SELECT count(*) FROM `+st.TableName("sessions")).Scan(&n))
 		if n == 0 {
 			break
 		}
@@ -307,10 +307,6 @@ func TestBackgroundSweeper(t *testing.T) {
 	}
 	require.NoError(t, sweeper.Close())
 	require.NoError(t, sweeper.Close())
-}
-
-func tableName(st *postgres.Store, table string) string {
-	return st.TableName(table)
 }
 
 func TestUserIndex(t *testing.T) {
@@ -392,7 +388,7 @@ func TestUserIndex(t *testing.T) {
 	_, err = st.Sweep(bg)
 	require.NoError(t, err)
 	var rows int
-	require.NoError(t, st.Pool().QueryRow(bg, `SELECT count(*) FROM `+tableName(st, "sessions")+` WHERE user_id IS NOT NULL`).Scan(&rows))
+	require.NoError(t, st.Pool().QueryRow(bg, `SELECT count(*) FROM `+st.TableName("sessions")+` WHERE user_id IS NOT NULL`).Scan(&rows))
 	assert.Zero(t, rows, "no user's expired session stays in the index after Sweep")
 }
 
@@ -401,14 +397,14 @@ func TestUserIndex(t *testing.T) {
 func TestUserIndexUsesTheIndex(t *testing.T) {
 	pool := newPool(t, 4)
 	st := newStore(t, pool)
-	_, err := pool.Exec(bg, `INSERT INTO `+tableName(st, "sessions")+` (id, expires, max_age, created, user_id)
+	_, err := pool.Exec(bg, `INSERT INTO `+st.TableName("sessions")+` (id, expires, max_age, created, user_id)
 		SELECT 's' || i, now() + interval '1 hour', 3600000, now(), 'user' || (i % 1000) FROM generate_series(1, 3000) i`)
 	require.NoError(t, err)
-	_, err = pool.Exec(bg, `ANALYZE `+tableName(st, "sessions"))
+	_, err = pool.Exec(bg, `ANALYZE `+st.TableName("sessions"))
 	require.NoError(t, err)
 	for _, q := range []string{
-		`SELECT id FROM ` + tableName(st, "sessions") + ` WHERE user_id = 'user7' AND expires > now()`,
-		`DELETE FROM ` + tableName(st, "sessions") + ` WHERE user_id = 'user7' AND NOT (id = ANY ('{}'))`,
+		`SELECT id FROM ` + st.TableName("sessions") + ` WHERE user_id = 'user7' AND expires > now()`,
+		`DELETE FROM ` + st.TableName("sessions") + ` WHERE user_id = 'user7' AND NOT (id = ANY ('{}'))`,
 	} {
 		var plan strings.Builder
 		rows, err := pool.Query(bg, "EXPLAIN "+q)
@@ -446,11 +442,11 @@ func TestEnsureSchemaConcurrentAndIdempotent(t *testing.T) {
 	st := postgres.NewStore(pool, postgres.WithSchema(schema))
 	require.NoError(t, st.EnsureSchema(bg))
 	var version int
-	require.NoError(t, pool.QueryRow(bg, `SELECT version FROM `+tableName(st, "schema_version")).Scan(&version))
+	require.NoError(t, pool.QueryRow(bg, `SELECT version FROM `+st.TableName("schema_version")).Scan(&version))
 	assert.Equal(t, postgres.SchemaVersion, version)
 
 	// A newer version in the database is refused.
-	_, err := pool.Exec(bg, `UPDATE `+tableName(st, "schema_version")+` SET version = version + 1`)
+	_, err := pool.Exec(bg, `UPDATE `+st.TableName("schema_version")+` SET version = version + 1`)
 	require.NoError(t, err)
 	err = st.EnsureSchema(bg)
 	assert.ErrorContains(t, err, "newer")
