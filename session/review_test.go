@@ -187,28 +187,46 @@ func TestUnawaitedTakeAndLoginFailuresAreReported(t *testing.T) {
 	}
 }
 
-// A Flush that runs while another flush of the session is settling still
-// reports that flush's failures.
+// A Flush that runs while another flush of the session is still sending
+// reports that flush's failures. The store holds the first call until the
+// second Flush has started, so that the two always overlap.
 func TestFlushReportsFailuresOfAConcurrentFlush(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
 	s0 := stored(t, st)
-	missed := 0
-	for range 100 {
-		s, _ := session.Attach(ctx, failingApply{Store: st, pause: 2 * time.Millisecond}, s0.Token(), session.Options{MaxAge: time.Hour})
+	for range 5 {
+		gate := gatedFailingApply{Store: st, entered: make(chan struct{}, 1), release: make(chan struct{})}
+		s, _ := session.Attach(ctx, gate, s0.Token(), session.Options{MaxAge: time.Hour})
 		for j := range 50 {
 			s.Set(fmt.Sprintf("k%d", j), 1) // nobody awaits these
 		}
-		short, cancel := context.WithTimeout(ctx, time.Millisecond)
-		s.Set("b", 2).Await(short) // gives up; its flush goes on
-		cancel()
-		if err := s.Flush(ctx); err == nil {
-			missed++
+		short, cancel := context.WithCancel(ctx)
+		go func() { <-gate.entered; cancel() }()
+		s.Set("b", 2).Await(short) // gives up once its flush is in the store; the flush goes on
+		flushed := make(chan error, 1)
+		go func() { flushed <- s.Flush(ctx) }()
+		close(gate.release)
+		if err := <-flushed; err == nil {
+			t.Fatal("a Flush concurrent with a failing flush reported nothing, though 50 unawaited commands failed")
 		}
 	}
-	if missed > 0 {
-		t.Fatalf("%d of 100 Flushes reported nothing though 50 unawaited commands failed", missed)
+}
+
+// gatedFailingApply fails every Apply; the first waits for release, after
+// saying so on entered.
+type gatedFailingApply struct {
+	session.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g gatedFailingApply) Apply(context.Context, string, session.Update) (session.Doc, error) {
+	select {
+	case g.entered <- struct{}{}:
+		<-g.release
+	default:
 	}
+	return nil, errors.New("apply: store down")
 }
 
 // The expiry correction of an attached write never stores a new session
