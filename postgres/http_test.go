@@ -5,9 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/atomicsession/atomicsession/future"
+	"github.com/atomicsession/atomicsession/internal/faultapp"
 	"github.com/atomicsession/atomicsession/middleware"
 	"github.com/atomicsession/atomicsession/postgres"
 )
@@ -93,32 +92,14 @@ func request(t *testing.T, c *http.Client, method, url, cookie string) (int, str
 // store and pool of 8 connections, end exact.
 func TestHTTPTwoInstancesNoLostUpdate(t *testing.T) {
 	schema := testSchema(t)
-	apps := []*httptest.Server{app(t, newPool(t, 8), schema), app(t, newPool(t, 8), schema)}
-	c := &http.Client{}
-	status, _, cookie := request(t, c, "POST", apps[0].URL+"/inc", "")
-	require.Equal(t, http.StatusOK, status)
-	require.NotEmpty(t, cookie)
-	clients, increments := 32, 50
+	workers, each := 32, 50
 	if testing.Short() {
-		clients, increments = 8, 25
+		workers, each = 8, 25
 	}
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range increments {
-				status, body, _ := request(t, c, "POST", apps[(i+j)%2].URL+"/inc", cookie)
-				if status != http.StatusOK {
-					t.Errorf("status %d: %s", status, body)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	_, body, _ := request(t, c, "GET", apps[1].URL+"/read", cookie)
-	assert.Equal(t, strconv.Itoa(1+clients*increments), body)
+	faultapp.IncrementTwoInstances(t, [2]http.Handler{
+		faultapp.App(t, newStore(t, newPool(t, 8), postgres.WithSchema(schema)), middleware.Options{}),
+		faultapp.App(t, newStore(t, newPool(t, 8), postgres.WithSchema(schema)), middleware.Options{}),
+	}, workers, each)
 }
 
 // TestHTTPRoundTrips counts the queries per HTTP request with a pgx

@@ -124,41 +124,10 @@ func newToken(t testing.TB) string {
 // counter is exact.
 func TestMultiNodeTwoInstances(t *testing.T) {
 	prefix := testenv.RedisPrefix(t)
-	apps := []http.Handler{
+	faultapp.IncrementTwoInstances(t, [2]http.Handler{
 		faultapp.App(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), middleware.Options{Timeout: 10 * time.Second}),
 		faultapp.App(t, redis.NewStore(multiNodeClient(t, nil), redis.WithPrefix(prefix)), middleware.Options{Timeout: 10 * time.Second}),
-	}
-	code, body, cookie, errText := faultapp.Do(apps[0], http.MethodPost, "/inc", "")
-	if code != http.StatusOK || body != "1" || cookie == "" {
-		t.Fatalf("first increment: %d %q (%s), cookie %q", code, body, errText, cookie)
-	}
-	const workers, each = 32, 50
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				code, body, set, errText := faultapp.Do(apps[(w+i)%2], http.MethodPost, "/inc", cookie)
-				if code != http.StatusOK || (set != "" && set != cookie) {
-					if failed.Add(1) <= 3 {
-						t.Errorf("worker %d: %d %q (%s), cookie %q", w, code, body, errText, set)
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	for i, app := range apps {
-		code, body, _, errText := faultapp.Do(app, http.MethodGet, "/n", cookie)
-		if want := strconv.Itoa(1 + workers*each); code != http.StatusOK || body != want {
-			t.Errorf("instance %d reads n = %d %q (%s), want %s", i, code, body, errText, want)
-		}
-	}
-	if failed.Load() > 0 {
-		t.Errorf("%d of %d increments failed", failed.Load(), workers*each)
-	}
+	}, 32, 50)
 }
 
 // TestMultiNodeSlotMigration moves the slot of a live session to another

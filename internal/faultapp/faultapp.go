@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,4 +225,43 @@ func BatchingOnOff(tb testing.TB, newStore func() session.Store, clients, rounds
 	sort.Float64s(ratios)
 	secs := float64(rounds) * d.Seconds()
 	return OnOff{On: float64(on) / secs, Off: float64(off) / secs, Ratios: ratios}
+}
+
+// IncrementTwoInstances sends workers × each increments of one session,
+// from workers goroutines at once, alternating between two app instances
+// (handlers made by App on two stores that see the same sessions), and
+// fails t unless every increment is answered 200 and both instances then
+// read exactly 1 + workers × each.
+func IncrementTwoInstances(t *testing.T, apps [2]http.Handler, workers, each int) {
+	t.Helper()
+	code, body, cookie, errText := Do(apps[0], http.MethodPost, "/inc", "")
+	if code != http.StatusOK || body != "1" || cookie == "" {
+		t.Fatalf("first increment: %d %q (%s), cookie %q", code, body, errText, cookie)
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				code, body, set, errText := Do(apps[(w+i)%2], http.MethodPost, "/inc", cookie)
+				if code != http.StatusOK || (set != "" && set != cookie) {
+					if failed.Add(1) <= 3 {
+						t.Errorf("worker %d: %d %q (%s), cookie %q", w, code, body, errText, set)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, app := range apps {
+		code, body, _, errText := Do(app, http.MethodGet, "/n", cookie)
+		if want := strconv.Itoa(1 + workers*each); code != http.StatusOK || body != want {
+			t.Errorf("instance %d reads n = %d %q (%s), want %s", i, code, body, errText, want)
+		}
+	}
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of %d increments failed", n, workers*each)
+	}
 }
