@@ -66,10 +66,12 @@ SELECT t.key, t.value, NULL, NULL, NULL, NULL, NULL FROM u, {{keys}} t
 		AND NOT t.key = ANY ($7::text[]) AND NOT $6::jsonb ? t.key
 UNION ALL
 SELECT '` + goneMarker + `', NULL, NULL, NULL, NULL, NULL, NULL
-	WHERE NOT EXISTS (SELECT FROM {{sessions}} g WHERE g.id = $1::text AND g.expires > $2::timestamptz)`
+	WHERE NOT EXISTS (SELECT FROM u)
+		AND NOT EXISTS (SELECT FROM {{sessions}} g WHERE g.id = $1::text AND g.expires > $2::timestamptz)`
 
 // goneMarker is the key of the row by which the fast statement says that
-// the session is missing or expired in its snapshot: then it changed
+// the session is missing or expired in its snapshot (looked up only when
+// the UPDATE matched nothing, so the common batch pays nothing for it): then it changed
 // nothing, and the answer is session.ErrNotFound at once (a session that
 // is not live when the statement starts is not live for it, and an expired
 // one never comes back). No user key starts with '$'.
